@@ -1,0 +1,37 @@
+"""The ``replicator`` command. Thin: parse arguments, call the functions that do the work.
+
+Exit codes: 0 success; 1 the command ran and found a problem (unhealthy, mismatch); 2 usage or
+configuration error; 3 a component of the stack failed (its log tail is printed).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from replicator.cli import connector, stack, worker
+from replicator.errors import ConfigError, ReplicatorError, StackError
+
+EXIT_PROBLEM = 1
+EXIT_CONFIG = 2
+EXIT_STACK = 3
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app.add_typer(stack.app, name="stack")
+app.add_typer(connector.app, name="connector")
+app.add_typer(worker.app, name="worker")
+
+
+def main() -> None:
+    try:
+        app()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        sys.exit(EXIT_CONFIG)
+    except StackError as exc:
+        print(f"stack error: {exc}", file=sys.stderr)
+        sys.exit(EXIT_STACK)
+    except ReplicatorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(EXIT_PROBLEM)

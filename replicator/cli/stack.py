@@ -1,0 +1,57 @@
+"""``replicator stack up|down|status``: the real local stack, no Docker."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from replicator.cli.output import emit_json, progress_line, table
+from replicator.stack.manager import open_stack
+
+app = typer.Typer(no_args_is_help=True, help="The local stack: PostgreSQL V1/V2, Kafka (KRaft), Kafka Connect + Debezium.")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Say what would be done; change nothing.")]
+
+
+@app.command()
+def up(dry_run: DryRunOpt = False, json: JsonOpt = False) -> None:
+    """Start every component not running yet (idempotent); install what is missing."""
+    stack = open_stack()
+    if dry_run:
+        for s in stack.status():
+            progress_line(f"{s.name}: {'already running' if s.running else 'would start'} on port {s.port}")
+        return
+    timings = stack.up(progress=progress_line)
+    if json:
+        emit_json({"timings_s": {k: round(v, 2) for k, v in timings.items()},
+                   "components": [s.as_dict() for s in stack.status()]})
+    else:
+        progress_line(f"stack up in {timings['total']:.1f}s; state in {stack.layout.state_dir}")
+
+
+@app.command()
+def down(dry_run: DryRunOpt = False) -> None:
+    """Stop exactly the processes `up` started."""
+    stack = open_stack()
+    if dry_run:
+        for s in stack.status():
+            if s.running:
+                progress_line(f"would stop {s.name} (pid {s.pid})")
+        return
+    stack.down(progress=progress_line)
+
+
+@app.command()
+def status(json: JsonOpt = False) -> None:
+    """Each component with its port, pid and health. Exit code 1 when one is not healthy."""
+    statuses = open_stack().status()
+    if json:
+        emit_json({"components": [s.as_dict() for s in statuses],
+                   "healthy": all(s.healthy for s in statuses)})
+    else:
+        table("stack", ["component", "port", "pid", "running", "healthy", "log"],
+              [(s.name, s.port, s.pid, s.running, s.healthy, s.log) for s in statuses])
+    if not all(s.healthy for s in statuses):
+        raise typer.Exit(1)

@@ -1,0 +1,1 @@
+"""Kafka Connect: the Debezium connector's configuration and the Connect REST API."""

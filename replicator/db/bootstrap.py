@@ -1,0 +1,82 @@
+"""Create the databases, roles, control tables and publication the pipeline needs. Idempotent.
+
+Runs with superuser endpoints (``v1_admin``, ``v2_admin``): the local stack calls it after start-up;
+elsewhere an operator runs ``replicator db bootstrap`` once.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import psycopg
+from psycopg import sql
+
+from replicator.settings import PostgresEndpoint, Settings
+
+PUBLICATION = "replicator_v1"
+PUBLISHED_SCHEMAS = ("public", "replicator")
+
+
+def _sql_file(name: str) -> str:
+    return resources.files("replicator.db").joinpath("sql", name).read_text()
+
+
+def _grants(name: str, role: str) -> sql.Composed:
+    statements = [s.strip() for s in _sql_file(name).split(";") if s.strip()]
+    body = [
+        "\n".join(line for line in s.splitlines() if not line.lstrip().startswith("--"))
+        for s in statements
+    ]
+    return sql.SQL(";\n").join(
+        sql.SQL(s).format(role=sql.Identifier(role)) for s in body if s.strip()  # type: ignore[arg-type]
+    )
+
+
+def ensure_database(admin: PostgresEndpoint) -> None:
+    with psycopg.connect(admin.conninfo(dbname="postgres"), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [admin.dbname]).fetchone()
+        if exists is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(admin.dbname)))
+
+
+def ensure_login_role(conn: psycopg.Connection[object], endpoint: PostgresEndpoint, *, replication: bool) -> None:
+    """A non-superuser login role with the endpoint's password (rotated if it changed)."""
+    role = sql.Identifier(endpoint.user)
+    if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [endpoint.user]).fetchone() is None:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(role))
+    conn.execute(
+        sql.SQL("ALTER ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE {} PASSWORD {}").format(
+            role,
+            sql.SQL("REPLICATION" if replication else "NOREPLICATION"),
+            sql.Literal(endpoint.password.get_secret_value()),
+        )
+    )
+
+
+def bootstrap_v1(admin: PostgresEndpoint, replication: PostgresEndpoint) -> None:
+    """Control tables, the Debezium role (REPLICATION LOGIN + SELECT) and a pre-created publication."""
+    ensure_database(admin)
+    with psycopg.connect(admin.conninfo(), autocommit=True) as conn:
+        conn.execute(_sql_file("v1_bootstrap.sql"))  # type: ignore[arg-type]
+        ensure_login_role(conn, replication, replication=True)  # type: ignore[arg-type]
+        conn.execute(_grants("v1_grants.sql", replication.user))
+        if conn.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", [PUBLICATION]).fetchone() is None:
+            conn.execute(
+                sql.SQL("CREATE PUBLICATION {} FOR TABLES IN SCHEMA {}").format(
+                    sql.Identifier(PUBLICATION),
+                    sql.SQL(", ").join(sql.Identifier(s) for s in PUBLISHED_SCHEMAS),
+                )
+            )
+
+
+def bootstrap_v2(admin: PostgresEndpoint, writer: PostgresEndpoint) -> None:
+    """The writer role: DML on the application schema and its state schema only."""
+    ensure_database(admin)
+    with psycopg.connect(admin.conninfo(), autocommit=True) as conn:
+        ensure_login_role(conn, writer, replication=False)  # type: ignore[arg-type]
+        conn.execute(_grants("v2_grants.sql", writer.user))
+
+
+def bootstrap(settings: Settings) -> None:
+    bootstrap_v1(settings.v1_admin, settings.v1_replication)
+    bootstrap_v2(settings.v2_admin, settings.v2_writer)

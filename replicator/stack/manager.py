@@ -1,0 +1,156 @@
+"""``replicator stack up|down|status``: the whole local stack, in dependency order."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from replicator.db.bootstrap import bootstrap
+from replicator.settings import Settings, load_settings
+from replicator.stack import jvm
+from replicator.stack.artifacts import ensure_copied
+from replicator.stack.layout import DEBEZIUM_POM, KAFKA_POM, Layout
+from replicator.stack.postgres import PostgresCluster
+
+Progress = Callable[[str], None]
+
+
+class Component(Protocol):
+    @property
+    def component(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def log_path(self) -> os.PathLike[str]: ...
+    def pid(self) -> int | None: ...
+    def running(self) -> bool: ...
+    def healthy(self) -> bool: ...
+    def stop(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentStatus:
+    name: str
+    port: int
+    pid: int | None
+    running: bool
+    healthy: bool
+    log: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"name": self.name, "port": self.port, "pid": self.pid, "running": self.running,
+                "healthy": self.healthy, "log": self.log}
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def ensure_secrets(settings: Settings) -> Settings:
+    """Generate the stack's passwords once (``stack.env``, mode 0600) and return settings that use them."""
+    layout = Layout.for_state_dir(settings.state_dir)
+    env_file = layout.secrets_env
+    if not env_file.exists():
+        layout.state_dir.mkdir(parents=True, exist_ok=True)
+        lines = ["# written by `replicator stack up`: local-stack endpoints and generated passwords"]
+        endpoints = {
+            "V1_ADMIN": (settings.stack.v1_port, "postgres"),
+            "V1_REPLICATION": (settings.stack.v1_port, "debezium"),
+            "V2_ADMIN": (settings.stack.v2_port, "postgres"),
+            "V2_WRITER": (settings.stack.v2_port, "replicator_writer"),
+        }
+        admin_passwords = {"v1": secrets.token_urlsafe(18), "v2": secrets.token_urlsafe(18)}
+        for key, (port, user) in endpoints.items():
+            password = admin_passwords[key[:2].lower()] if user == "postgres" else secrets.token_urlsafe(18)
+            lines += [
+                f"REPLICATOR_{key}__HOST=127.0.0.1",
+                f"REPLICATOR_{key}__PORT={port}",
+                f"REPLICATOR_{key}__DBNAME=brokerage",
+                f"REPLICATOR_{key}__USER={user}",
+                f"REPLICATOR_{key}__PASSWORD={password}",
+            ]
+        lines += [
+            f"REPLICATOR_KAFKA_BOOTSTRAP=127.0.0.1:{settings.stack.kafka_port}",
+            f"REPLICATOR_CONNECT_URL=http://127.0.0.1:{settings.stack.connect_port}",
+        ]
+        fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write("\n".join(lines) + "\n")
+    return load_settings(settings.state_dir)
+
+
+@dataclass(frozen=True, slots=True)
+class Stack:
+    settings: Settings
+    layout: Layout
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Stack:
+        return cls(settings=settings, layout=Layout.for_state_dir(settings.state_dir))
+
+    def postgres(self) -> tuple[PostgresCluster, PostgresCluster]:
+        s = self.settings
+        return (
+            PostgresCluster("v1", s.stack.v1_port, logical=True, admin=s.v1_admin, layout=self.layout),
+            PostgresCluster("v2", s.stack.v2_port, logical=False, admin=s.v2_admin, layout=self.layout),
+        )
+
+    def components(self) -> Sequence[Component]:
+        """In start order."""
+        v1, v2 = self.postgres()
+        return (v1, v2, jvm.broker(self.settings, self.layout), jvm.connect(self.settings, self.layout))
+
+    def status(self) -> list[ComponentStatus]:
+        return [
+            ComponentStatus(c.component, c.port, c.pid(), c.running(), c.healthy(), str(c.log_path))
+            for c in self.components()
+        ]
+
+    def up(self, progress: Progress = _quiet) -> dict[str, float]:
+        """Start what is not running; a second call finds everything healthy and does nothing."""
+        timings: dict[str, float] = {}
+        timeout = self.settings.stack.start_timeout_s
+        started = time.monotonic()
+        for directory in (self.layout.logs, self.layout.run):
+            directory.mkdir(parents=True, exist_ok=True)
+        progress("resolving pinned Maven artifacts (cached in ~/.m2)")
+        ensure_copied("kafka", KAFKA_POM, self.layout.lib)
+        ensure_copied("connect", DEBEZIUM_POM, self.layout.debezium_plugin,
+                      exclude_groups=("org.apache.kafka", "org.slf4j"))
+        timings["artifacts"] = time.monotonic() - started
+        v1, v2 = self.postgres()
+        for cluster in (v1, v2):
+            t0 = time.monotonic()
+            progress(f"starting {cluster.component} on 127.0.0.1:{cluster.port}")
+            cluster.start(timeout)
+            timings[cluster.component] = time.monotonic() - t0
+        t0 = time.monotonic()
+        progress("bootstrapping roles, control tables and publication")
+        bootstrap(self.settings)
+        timings["bootstrap"] = time.monotonic() - t0
+        jvm.write_configs(self.settings, self.layout)
+        jvm.format_storage(self.settings, self.layout)
+        for service in (jvm.broker(self.settings, self.layout), jvm.connect(self.settings, self.layout)):
+            t0 = time.monotonic()
+            progress(f"starting {service.component} on 127.0.0.1:{service.port}")
+            service.start(timeout)
+            timings[service.component] = time.monotonic() - t0
+        timings["total"] = time.monotonic() - started
+        return timings
+
+    def down(self, progress: Progress = _quiet) -> None:
+        """Stop exactly the processes this stack started, in reverse order."""
+        for component in reversed(self.components()):
+            if component.running():
+                progress(f"stopping {component.component}")
+            component.stop()
+
+
+def open_stack(progress: Progress = _quiet) -> Stack:
+    """The stack of the configured state dir, with its generated secrets loaded."""
+    del progress
+    return Stack.from_settings(ensure_secrets(load_settings()))
