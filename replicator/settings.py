@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     connector_name: str = "replicator-v1"
     topic_prefix: str = "v1"
     consumer_group: str = "replicator"
+    worker_web_host: str = "127.0.0.1"
     worker_web_port: int = 56066
 
 
@@ -100,7 +101,7 @@ def load_settings(state_dir: Path | None = None) -> Settings:
     env_file = state / STACK_ENV_FILE
     try:
         return Settings(
-            _env_file=env_file if env_file.exists() else None,  # type: ignore[call-arg]
+            _env_file=env_file if env_file.exists() else None,
             state_dir=state,
         )
     except ValidationError as exc:

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from replicator.cli import connector, stack, worker
+from replicator.cli import connector, db, stack, worker
 from replicator.errors import ConfigError, ReplicatorError, StackError
 
 EXIT_PROBLEM = 1
@@ -21,6 +21,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 app.add_typer(stack.app, name="stack")
 app.add_typer(connector.app, name="connector")
 app.add_typer(worker.app, name="worker")
+app.add_typer(db.app, name="db")
 
 
 def main() -> None:

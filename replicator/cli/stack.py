@@ -9,7 +9,9 @@ import typer
 from replicator.cli.output import emit_json, progress_line, table
 from replicator.stack.manager import open_stack
 
-app = typer.Typer(no_args_is_help=True, help="The local stack: PostgreSQL V1/V2, Kafka (KRaft), Kafka Connect + Debezium.")
+app = typer.Typer(
+    no_args_is_help=True, help="The local stack: PostgreSQL V1/V2, Kafka (KRaft), Kafka Connect + Debezium."
+)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Say what would be done; change nothing.")]
@@ -25,22 +27,35 @@ def up(dry_run: DryRunOpt = False, json: JsonOpt = False) -> None:
         return
     timings = stack.up(progress=progress_line)
     if json:
-        emit_json({"timings_s": {k: round(v, 2) for k, v in timings.items()},
-                   "components": [s.as_dict() for s in stack.status()]})
+        emit_json(
+            {
+                "timings_s": {k: round(v, 2) for k, v in timings.items()},
+                "components": [s.as_dict() for s in stack.status()],
+            }
+        )
     else:
         progress_line(f"stack up in {timings['total']:.1f}s; state in {stack.layout.state_dir}")
 
 
 @app.command()
-def down(dry_run: DryRunOpt = False) -> None:
-    """Stop exactly the processes `up` started."""
+def down(
+    dry_run: DryRunOpt = False,
+    purge: Annotated[
+        bool, typer.Option("--purge", help="Also delete all state: databases, topics, offsets.")
+    ] = False,
+) -> None:
+    """Stop exactly the processes `up` started (workers included). State is kept unless --purge."""
     stack = open_stack()
     if dry_run:
         for s in stack.status():
             if s.running:
                 progress_line(f"would stop {s.name} (pid {s.pid})")
+        if purge:
+            progress_line(f"would delete the state in {stack.layout.state_dir} and {stack.layout.pg_root}")
         return
     stack.down(progress=progress_line)
+    if purge:
+        stack.purge(progress=progress_line)
 
 
 @app.command()
@@ -48,10 +63,14 @@ def status(json: JsonOpt = False) -> None:
     """Each component with its port, pid and health. Exit code 1 when one is not healthy."""
     statuses = open_stack().status()
     if json:
-        emit_json({"components": [s.as_dict() for s in statuses],
-                   "healthy": all(s.healthy for s in statuses)})
+        emit_json(
+            {"components": [s.as_dict() for s in statuses], "healthy": all(s.healthy for s in statuses)}
+        )
     else:
-        table("stack", ["component", "port", "pid", "running", "healthy", "log"],
-              [(s.name, s.port, s.pid, s.running, s.healthy, s.log) for s in statuses])
+        table(
+            "stack",
+            ["component", "port", "pid", "running", "healthy", "log"],
+            [(s.name, s.port, s.pid, s.running, s.healthy, s.log) for s in statuses],
+        )
     if not all(s.healthy for s in statuses):
         raise typer.Exit(1)

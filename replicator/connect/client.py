@@ -40,7 +40,9 @@ class ConnectClient:
         return result
 
     def restart(self, name: str) -> None:
-        self._call("POST", f"/connectors/{name}/restart", params={"includeTasks": "true", "onlyFailed": "true"})
+        self._call(
+            "POST", f"/connectors/{name}/restart", params={"includeTasks": "true", "onlyFailed": "true"}
+        )
 
     def delete(self, name: str) -> None:
         self._call("DELETE", f"/connectors/{name}")

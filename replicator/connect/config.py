@@ -59,18 +59,26 @@ def load_connector(path: Path = V1_SOURCE) -> ConnectorConfig:
         raise ConfigError("connector", source=str(path), problem=f"cannot read JSON: {exc}") from None
     name, config = raw.get("name"), raw.get("config")
     if not isinstance(name, str) or not isinstance(config, dict):
-        raise ConfigError("name/config", source=str(path), problem="missing",
-                          valid='{"name": "...", "config": {...}}')
+        raise ConfigError(
+            "name/config", source=str(path), problem="missing", valid='{"name": "...", "config": {...}}'
+        )
     for key in REQUIRED:
         if key not in config:
             raise ConfigError(f"config.{key}", source=str(path), problem="missing")
     for key in SECRET_KEYS:
         value = config.get(key, "")
         if not ENV_REFERENCE.match(str(value)):
-            raise ConfigError(f"config.{key}", source=str(path), problem="holds an inline value",
-                              valid="a config-provider reference such as ${env:V1_DB_REPLICATION_PASSWORD}")
+            raise ConfigError(
+                f"config.{key}",
+                source=str(path),
+                problem="holds an inline value",
+                valid="a config-provider reference such as ${env:V1_DB_REPLICATION_PASSWORD}",
+            )
     if config["publication.autocreate.mode"] != "disabled":
-        raise ConfigError("config.publication.autocreate.mode", source=str(path),
-                          problem="the publication is pre-created; autocreate needs a superuser",
-                          valid="disabled")
+        raise ConfigError(
+            "config.publication.autocreate.mode",
+            source=str(path),
+            problem="the publication is pre-created; autocreate needs a superuser",
+            valid="disabled",
+        )
     return ConnectorConfig(name=name, config={k: str(v) for k, v in config.items()})

@@ -24,11 +24,12 @@ def _sql_file(name: str) -> str:
 def _grants(name: str, role: str) -> sql.Composed:
     statements = [s.strip() for s in _sql_file(name).split(";") if s.strip()]
     body = [
-        "\n".join(line for line in s.splitlines() if not line.lstrip().startswith("--"))
-        for s in statements
+        "\n".join(line for line in s.splitlines() if not line.lstrip().startswith("--")) for s in statements
     ]
     return sql.SQL(";\n").join(
-        sql.SQL(s).format(role=sql.Identifier(role)) for s in body if s.strip()  # type: ignore[arg-type]
+        sql.SQL(s).format(role=sql.Identifier(role))
+        for s in body
+        if s.strip()
     )
 
 
@@ -39,7 +40,9 @@ def ensure_database(admin: PostgresEndpoint) -> None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(admin.dbname)))
 
 
-def ensure_login_role(conn: psycopg.Connection[object], endpoint: PostgresEndpoint, *, replication: bool) -> None:
+def ensure_login_role(
+    conn: psycopg.Connection[object], endpoint: PostgresEndpoint, *, replication: bool
+) -> None:
     """A non-superuser login role with the endpoint's password (rotated if it changed)."""
     role = sql.Identifier(endpoint.user)
     if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [endpoint.user]).fetchone() is None:
@@ -57,8 +60,8 @@ def bootstrap_v1(admin: PostgresEndpoint, replication: PostgresEndpoint) -> None
     """Control tables, the Debezium role (REPLICATION LOGIN + SELECT) and a pre-created publication."""
     ensure_database(admin)
     with psycopg.connect(admin.conninfo(), autocommit=True) as conn:
-        conn.execute(_sql_file("v1_bootstrap.sql"))  # type: ignore[arg-type]
-        ensure_login_role(conn, replication, replication=True)  # type: ignore[arg-type]
+        conn.execute(_sql_file("v1_bootstrap.sql"))
+        ensure_login_role(conn, replication, replication=True)
         conn.execute(_grants("v1_grants.sql", replication.user))
         if conn.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", [PUBLICATION]).fetchone() is None:
             conn.execute(
@@ -73,7 +76,7 @@ def bootstrap_v2(admin: PostgresEndpoint, writer: PostgresEndpoint) -> None:
     """The writer role: DML on the application schema and its state schema only."""
     ensure_database(admin)
     with psycopg.connect(admin.conninfo(), autocommit=True) as conn:
-        ensure_login_role(conn, writer, replication=False)  # type: ignore[arg-type]
+        ensure_login_role(conn, writer, replication=False)
         conn.execute(_grants("v2_grants.sql", writer.user))
 
 

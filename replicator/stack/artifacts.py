@@ -16,9 +16,7 @@ def _pom_digest(pom: Path) -> str:
     return hashlib.sha256(pom.read_bytes()).hexdigest()
 
 
-def ensure_copied(
-    component: str, pom: Path, target: Path, *, exclude_groups: tuple[str, ...] = ()
-) -> bool:
+def ensure_copied(component: str, pom: Path, target: Path, *, exclude_groups: tuple[str, ...] = ()) -> bool:
     """Copy every runtime jar of ``pom`` into ``target`` unless that pom was already copied there.
 
     Returns True when Maven had to run. A changed pom (new pinned version) replaces the folder.

@@ -43,7 +43,9 @@ def postgres_bin() -> Path:
         _apt_install("postgresql", ["postgresql", "postgresql-contrib"])
         found = newest()
     if found is None:
-        raise StackError("postgresql", f"no initdb under {PG_LIB} after installing", hint="apt install postgresql")
+        raise StackError(
+            "postgresql", f"no initdb under {PG_LIB} after installing", hint="apt install postgresql"
+        )
     return found
 
 
@@ -58,8 +60,11 @@ def java() -> str:
     out = subprocess.run([path, "-version"], capture_output=True, text=True, check=False).stderr
     match = re.search(r'version "(\d+)', out)
     if match is None or int(match.group(1)) < 17:
-        raise StackError("java", f"Java 17 or newer is required, found: {out.splitlines()[:1]}",
-                         hint="apt install openjdk-17-jre-headless and put it first on PATH")
+        raise StackError(
+            "java",
+            f"Java 17 or newer is required, found: {out.splitlines()[:1]}",
+            hint="apt install openjdk-17-jre-headless and put it first on PATH",
+        )
     return path
 
 

@@ -80,7 +80,9 @@ class JavaService:
 
     def start(self, timeout: float) -> None:
         if self.running():
-            wait_until(self.component, self.probe, timeout=timeout, log_path=self.log_path, alive=self.running)
+            wait_until(
+                self.component, self.probe, timeout=timeout, log_path=self.log_path, alive=self.running
+            )
             return
         if port_open(self.port):
             raise StackError(
@@ -89,8 +91,13 @@ class JavaService:
                 hint="stop it, or choose other ports with REPLICATOR_STACK__*_PORT",
             )
         self.layout.run.mkdir(parents=True, exist_ok=True)
-        spawn(self.component, self.argv(), log_path=self.log_path, pid_file=self.pid_file,
-              env={**os.environ, **self.env})
+        spawn(
+            self.component,
+            self.argv(),
+            log_path=self.log_path,
+            pid_file=self.pid_file,
+            env={**os.environ, **self.env},
+        )
         wait_until(self.component, self.probe, timeout=timeout, log_path=self.log_path, alive=self.running)
 
     def stop(self) -> None:
@@ -142,9 +149,13 @@ def connect(settings: Settings, layout: Layout) -> JavaService:
 def write_configs(settings: Settings, layout: Layout) -> None:
     layout.config.mkdir(parents=True, exist_ok=True)
     (layout.config / "log4j.properties").write_text(LOG4J_PROPERTIES)
-    (layout.config / "server.properties").write_text(kafka_server_properties(settings.stack, layout.kafka_data))
+    (layout.config / "server.properties").write_text(
+        kafka_server_properties(settings.stack, layout.kafka_data)
+    )
     (layout.config / "connect-distributed.properties").write_text(
-        connect_worker_properties(settings.stack, kafka_port=settings.stack.kafka_port, plugin_path=layout.plugins)
+        connect_worker_properties(
+            settings.stack, kafka_port=settings.stack.kafka_port, plugin_path=layout.plugins
+        )
     )
 
 
@@ -155,9 +166,18 @@ def format_storage(settings: Settings, layout: Layout) -> None:
     layout.kafka_data.mkdir(parents=True, exist_ok=True)
     run(
         "kafka",
-        [java(), "-cp", f"{layout.lib}/*", f"-Dlog4j.configuration=file:{layout.config / 'log4j.properties'}",
-         "kafka.tools.StorageTool", "format", "-t", kafka_cluster_id(),
-         "-c", str(layout.config / "server.properties")],
+        [
+            java(),
+            "-cp",
+            f"{layout.lib}/*",
+            f"-Dlog4j.configuration=file:{layout.config / 'log4j.properties'}",
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            kafka_cluster_id(),
+            "-c",
+            str(layout.config / "server.properties"),
+        ],
     )
 
 

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import signal
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from replicator.db.bootstrap import bootstrap
-from replicator.settings import Settings, load_settings
+from replicator.errors import StackError
+from replicator.settings import STATE_DIR_ENV, Settings, load_settings
 from replicator.stack import jvm
 from replicator.stack.artifacts import ensure_copied
 from replicator.stack.layout import DEBEZIUM_POM, KAFKA_POM, Layout
 from replicator.stack.postgres import PostgresCluster
+from replicator.stack.process import pid_alive, read_pid, spawn, stop_pid
 
 Progress = Callable[[str], None]
 
@@ -42,8 +48,14 @@ class ComponentStatus:
     log: str
 
     def as_dict(self) -> dict[str, object]:
-        return {"name": self.name, "port": self.port, "pid": self.pid, "running": self.running,
-                "healthy": self.healthy, "log": self.log}
+        return {
+            "name": self.name,
+            "port": self.port,
+            "pid": self.pid,
+            "running": self.running,
+            "healthy": self.healthy,
+            "log": self.log,
+        }
 
 
 def _quiet(_: str) -> None:
@@ -105,10 +117,20 @@ class Stack:
         return (v1, v2, jvm.broker(self.settings, self.layout), jvm.connect(self.settings, self.layout))
 
     def status(self) -> list[ComponentStatus]:
-        return [
+        statuses = [
             ComponentStatus(c.component, c.port, c.pid(), c.running(), c.healthy(), str(c.log_path))
             for c in self.components()
         ]
+        base = self.settings.worker_web_port
+        for worker in self.workers():
+            index = int(worker.name.rsplit("-", 1)[-1])
+            alive = worker.running()
+            statuses.append(
+                ComponentStatus(
+                    worker.name, base + index - 1, worker.pid(), alive, alive, str(worker.log_path)
+                )
+            )
+        return statuses
 
     def up(self, progress: Progress = _quiet) -> dict[str, float]:
         """Start what is not running; a second call finds everything healthy and does nothing."""
@@ -119,8 +141,12 @@ class Stack:
             directory.mkdir(parents=True, exist_ok=True)
         progress("resolving pinned Maven artifacts (cached in ~/.m2)")
         ensure_copied("kafka", KAFKA_POM, self.layout.lib)
-        ensure_copied("connect", DEBEZIUM_POM, self.layout.debezium_plugin,
-                      exclude_groups=("org.apache.kafka", "org.slf4j"))
+        ensure_copied(
+            "connect",
+            DEBEZIUM_POM,
+            self.layout.debezium_plugin,
+            exclude_groups=("org.apache.kafka", "org.slf4j"),
+        )
         timings["artifacts"] = time.monotonic() - started
         v1, v2 = self.postgres()
         for cluster in (v1, v2):
@@ -142,12 +168,82 @@ class Stack:
         timings["total"] = time.monotonic() - started
         return timings
 
+    def workers(self) -> list[WorkerProcess]:
+        return [WorkerProcess(p.stem, self.layout) for p in sorted(self.layout.run.glob("worker-*.pid"))]
+
+    def start_worker(self, index: int = 1) -> WorkerProcess:
+        """Start worker ``index`` (its own web port: base port + index - 1) unless it runs."""
+        worker = WorkerProcess(f"worker-{index}", self.layout)
+        worker.start(self.settings.state_dir, web_port=self.settings.worker_web_port + index - 1)
+        return worker
+
     def down(self, progress: Progress = _quiet) -> None:
-        """Stop exactly the processes this stack started, in reverse order."""
+        """Stop exactly the processes this stack started (workers first), in reverse order."""
+        for worker in self.workers():
+            if worker.running():
+                progress(f"stopping {worker.name}")
+            worker.stop()
         for component in reversed(self.components()):
             if component.running():
                 progress(f"stopping {component.component}")
             component.stop()
+
+    def purge(self, progress: Progress = _quiet) -> None:
+        """Delete every byte of state (databases, topics, jars copied here). Only after ``down``."""
+        if any(c.running() for c in self.components()) or any(w.running() for w in self.workers()):
+            raise StackError(
+                "stack", "refusing to purge while components run", hint="run `replicator stack down` first"
+            )
+        for cluster in self.postgres():
+            cluster.purge()
+        for path in (self.layout.kafka_data.parent, self.layout.run, self.layout.logs, self.layout.config):
+            if path.exists():
+                shutil.rmtree(path)
+        progress(f"purged {self.layout.state_dir} (Maven artifacts kept in ~/.m2 and {self.layout.lib})")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerProcess:
+    """A `replicator worker run` process of this stack, tracked by its pid file."""
+
+    name: str
+    layout: Layout
+
+    @property
+    def pid_file(self) -> Path:
+        return self.layout.pid_file(self.name)
+
+    @property
+    def log_path(self) -> Path:
+        return self.layout.log(self.name)
+
+    def pid(self) -> int | None:
+        return read_pid(self.pid_file)
+
+    def running(self) -> bool:
+        pid = self.pid()
+        return pid is not None and pid_alive(pid)
+
+    def start(self, state_dir: Path, *, web_port: int) -> None:
+        if self.running():
+            return
+        self.layout.run.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, STATE_DIR_ENV: str(state_dir), "REPLICATOR_WORKER_WEB_PORT": str(web_port)}
+        spawn(
+            self.name,
+            [sys.executable, "-m", "replicator", "worker", "run"],
+            log_path=self.log_path,
+            pid_file=self.pid_file,
+            env=env,
+        )
+
+    def stop(self, *, kill: bool = False) -> None:
+        pid = self.pid()
+        if pid is not None and pid_alive(pid):
+            if kill:
+                os.killpg(pid, signal.SIGKILL)
+            stop_pid(pid)
+        self.pid_file.unlink(missing_ok=True)
 
 
 def open_stack(progress: Progress = _quiet) -> Stack:

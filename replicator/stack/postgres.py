@@ -98,11 +98,15 @@ class PostgresCluster:
                 _as_pg_user(
                     [
                         str(bindir / "initdb"),
-                        "-D", str(self.data_dir),
-                        "-U", self.admin.user,
+                        "-D",
+                        str(self.data_dir),
+                        "-U",
+                        self.admin.user,
                         f"--pwfile={pwfile}",
-                        "-A", "scram-sha-256",
-                        "-E", "UTF8",
+                        "-A",
+                        "scram-sha-256",
+                        "-E",
+                        "UTF8",
                         "--locale=C.UTF-8",
                         "--no-instructions",
                     ]
@@ -132,23 +136,41 @@ class PostgresCluster:
             run(
                 self.component,
                 _as_pg_user(
-                    [str(bindir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_path),
-                     "-w", "-t", str(int(timeout)), "start"]
+                    [
+                        str(bindir / "pg_ctl"),
+                        "-D",
+                        str(self.data_dir),
+                        "-l",
+                        str(self.log_path),
+                        "-w",
+                        "-t",
+                        str(int(timeout)),
+                        "start",
+                    ]
                 ),
                 timeout=timeout + 10,
             )
         except StackError as exc:
-            raise StackError(self.component, exc.problem, log_path=str(self.log_path),
-                             log_tail=tail(self.log_path)) from None
-        wait_until(self.component, self.healthy, timeout=timeout, log_path=self.log_path,
-                   alive=self.running, what="accept connections")
+            raise StackError(
+                self.component, exc.problem, log_path=str(self.log_path), log_tail=tail(self.log_path)
+            ) from None
+        wait_until(
+            self.component,
+            self.healthy,
+            timeout=timeout,
+            log_path=self.log_path,
+            alive=self.running,
+            what="accept connections",
+        )
 
     def stop(self) -> None:
         if not self.running():
             return
         bindir = postgres_bin()
-        run(self.component,
-            _as_pg_user([str(bindir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"]))
+        run(
+            self.component,
+            _as_pg_user([str(bindir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"]),
+        )
 
     def purge(self) -> None:
         if self.data_dir.exists():

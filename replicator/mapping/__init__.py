@@ -1,0 +1,1 @@
+"""The V1→V2 mapping: its format (model), named transforms, the pure engine and the catalog check."""

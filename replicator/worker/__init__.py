@@ -1,0 +1,1 @@
+"""Faust workers: wiring only; decisions live in replicator.pipeline."""
