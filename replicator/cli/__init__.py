@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from replicator.cli import connector, db, stack, worker
+from replicator.cli import connector, db, demo, mapping, orphans, stack, worker
 from replicator.errors import ConfigError, ReplicatorError, StackError
 
 EXIT_PROBLEM = 1
@@ -22,6 +22,9 @@ app.add_typer(stack.app, name="stack")
 app.add_typer(connector.app, name="connector")
 app.add_typer(worker.app, name="worker")
 app.add_typer(db.app, name="db")
+app.add_typer(mapping.app, name="mapping")
+app.add_typer(demo.app, name="demo")
+app.add_typer(orphans.app, name="orphans")
 
 
 def main() -> None:

@@ -26,11 +26,7 @@ def _grants(name: str, role: str) -> sql.Composed:
     body = [
         "\n".join(line for line in s.splitlines() if not line.lstrip().startswith("--")) for s in statements
     ]
-    return sql.SQL(";\n").join(
-        sql.SQL(s).format(role=sql.Identifier(role))
-        for s in body
-        if s.strip()
-    )
+    return sql.SQL(";\n").join(sql.SQL(s).format(role=sql.Identifier(role)) for s in body if s.strip())
 
 
 def ensure_database(admin: PostgresEndpoint) -> None:

@@ -1,0 +1,1 @@
+"""Orphaned references in V1: a child row whose parent does not exist."""
