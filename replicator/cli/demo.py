@@ -15,6 +15,19 @@ from replicator.settings import load_settings
 app = typer.Typer(no_args_is_help=True, help="The demo scenario.")
 
 
+@app.command("run")
+def run_command(
+    scale: Annotated[float, typer.Option(help="Demo scale; 1.0 is the seed's figures.")] = 1.0,
+    reseed: Annotated[
+        bool, typer.Option("--reseed", help="Reload V1/V2 even if the scenario is there.")
+    ] = False,
+) -> None:
+    """The main job: stack up, seed, check the mapping, scan orphans, stream V1 into Kafka, summarize."""
+    from replicator.cli.demo_run import run
+
+    run(scale=scale, reseed=reseed)
+
+
 @app.command("seed")
 def seed_command(
     scale: Annotated[
