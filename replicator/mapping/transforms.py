@@ -227,12 +227,15 @@ def _bind_text_to_jsonb(args: Mapping[str, object]) -> BoundTransform:
     _no_args("text_to_jsonb", args)
 
     def convert(value: object) -> object:
+        # Validated, then passed on as JSON text: PostgreSQL parses it into jsonb exactly (a float
+        # round-trip through Python would turn 1.10 into 1.1; jsonb keeps 1.10).
         if not isinstance(value, str):
             raise _fail_type("text", value)
         try:
-            return json.loads(value, parse_constant=_reject_constant)
+            json.loads(value, parse_constant=_reject_constant, parse_float=Decimal)
         except ValueError:
             raise TransformFailure("text is not valid JSON") from None
+        return value
 
     return _single(convert)
 

@@ -1,0 +1,190 @@
+"""Debezium JSON values → exact Python values, by the V1 column's type. Pure.
+
+The connector sends JSON without schemas, so the type comes from the V1 catalog:
+
+| PostgreSQL            | Debezium JSON (our connector settings)        | Python                    |
+|-----------------------|-----------------------------------------------|---------------------------|
+| int2/int4/int8        | number                                        | int                       |
+| numeric, money        | string (decimal.handling.mode=string)         | Decimal (exact)           |
+| float4/float8         | number, or "NaN"/"Infinity" strings           | float                     |
+| date                  | days since epoch                              | date                      |
+| time(p)               | ms (p ≤ 3) or µs since midnight (adaptive)    | time                      |
+| timestamp(p)          | epoch ms (p ≤ 3) or µs (adaptive)             | naive datetime            |
+| timestamptz           | ISO-8601 string in UTC                        | aware datetime            |
+| uuid                  | string                                        | UUID                      |
+| bytea                 | base64 string (binary.handling.mode=base64)   | bytes                     |
+| json/jsonb            | JSON text                                     | str (JSON text, exact)    |
+| interval, timetz, …   | string                                        | str (PostgreSQL parses)   |
+| arrays                | JSON array                                    | list of the element type  |
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from uuid import UUID
+
+from replicator.errors import TerminalError
+from replicator.mapping.catalog import CatalogColumn, CatalogTable
+
+Decoder = Callable[[Any], Any]
+
+EPOCH = datetime(1970, 1, 1)  # naive on purpose: `timestamp` carries no zone
+EPOCH_DATE = date(1970, 1, 1)
+_PRECISION = re.compile(r"\((\d+)\)")
+
+
+class ValueDecodeError(TerminalError):
+    """A value does not fit its V1 column's type. Names the column and the type, never the value."""
+
+    def __init__(self, table: str, column: str, type_name: str, found: str) -> None:
+        self.table, self.column, self.type_name, self.found = table, column, type_name, found
+        super().__init__(f"{table}.{column}: expected a Debezium {type_name} value, found {found}")
+
+
+class SchemaMismatchError(TerminalError):
+    """A change names a column the V1 catalog does not have (V1's schema changed)."""
+
+    def __init__(self, table: str, columns: frozenset[str]) -> None:
+        self.table, self.columns = table, columns
+        super().__init__(f"{table}: columns not in the V1 catalog: {', '.join(sorted(columns))}")
+
+
+def _precision(type_name: str, default: int = 6) -> int:
+    match = _PRECISION.search(type_name)
+    return int(match.group(1)) if match else default
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError
+    return value
+
+
+def _numeric(value: Any) -> Decimal:
+    if isinstance(value, int | str) and not isinstance(value, bool):
+        return Decimal(value)
+    raise TypeError
+
+
+def _float(value: Any) -> float:
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        return float(value)
+    raise TypeError
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise TypeError
+
+
+def _str(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise TypeError
+
+
+def _date(value: Any) -> date:
+    return EPOCH_DATE + timedelta(days=_int(value))
+
+
+def _time(unit_us: int) -> Decoder:
+    def decode(value: Any) -> time:
+        micros = _int(value) * unit_us
+        seconds, micro = divmod(micros, 1_000_000)
+        hours, rest = divmod(seconds, 3600)
+        return time(hours % 24, rest // 60, rest % 60, micro)
+
+    return decode
+
+
+def _timestamp(unit_us: int) -> Decoder:
+    def decode(value: Any) -> datetime:
+        return EPOCH + timedelta(microseconds=_int(value) * unit_us)
+
+    return decode
+
+
+def _timestamptz(value: Any) -> datetime:
+    parsed = datetime.fromisoformat(_str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _uuid(value: Any) -> UUID:
+    return UUID(_str(value))
+
+
+def _bytea(value: Any) -> bytes:
+    return base64.b64decode(_str(value), validate=True)
+
+
+def _json_text(value: Any) -> str:
+    return _str(value)
+
+
+_BY_TYPE: Mapping[str, Decoder] = {
+    **dict.fromkeys(("int2", "int4", "int8", "oid"), _int),
+    **dict.fromkeys(("numeric", "money"), _numeric),
+    **dict.fromkeys(("float4", "float8"), _float),
+    **dict.fromkeys(("json", "jsonb"), _json_text),
+    "bool": _bool,
+    "date": _date,
+    "timestamptz": _timestamptz,
+    "uuid": _uuid,
+    "bytea": _bytea,
+}
+# Adaptive precision: up to 3 fractional digits Debezium sends milliseconds, else microseconds.
+_BY_PRECISION: Mapping[str, Callable[[int], Decoder]] = {"time": _time, "timestamp": _timestamp}
+
+
+def _scalar_decoder(column: CatalogColumn) -> Decoder:
+    by_precision = _BY_PRECISION.get(column.base_type)
+    if by_precision is not None:
+        return by_precision(1000 if _precision(column.type_name) <= 3 else 1)
+    # Text family, enums, interval, timetz, inet, …: PostgreSQL parses the text form.
+    return _BY_TYPE.get(column.base_type, _str)
+
+
+def _array(element: Decoder) -> Decoder:
+    def decode(value: Any) -> list[Any]:
+        if not isinstance(value, list):
+            raise TypeError
+        return [None if v is None else element(v) for v in value]
+
+    return decode
+
+
+def column_decoder(column: CatalogColumn) -> Decoder:
+    scalar = _scalar_decoder(column)
+    return _array(scalar) if column.is_array else scalar
+
+
+class RowDecoder:
+    """Decodes the before/after rows of one V1 table."""
+
+    def __init__(self, table: CatalogTable) -> None:
+        self.table = table.name
+        self._decoders: Mapping[str, tuple[Decoder, str]] = {
+            c.name: (column_decoder(c), c.type_name) for c in table.columns
+        }
+
+    def decode(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        unknown = frozenset(row) - frozenset(self._decoders)
+        if unknown:
+            raise SchemaMismatchError(self.table, unknown)
+        out: dict[str, Any] = {}
+        for name, value in row.items():
+            if value is None:
+                out[name] = None
+                continue
+            decoder, type_name = self._decoders[name]
+            try:
+                out[name] = decoder(value)
+            except (TypeError, ValueError, InvalidOperation, OverflowError):
+                raise ValueDecodeError(self.table, name, type_name, type(value).__name__) from None
+        return out
