@@ -64,7 +64,7 @@ RowId = tuple[str, str]
 # ---------------------------------------------------------------- canonical keys
 
 
-def _tag(value: object) -> list[object]:  # noqa: PLR0911 - one branch per supported type reads best
+def _tag(value: object) -> list[object]:  # noqa: PLR0911, PLR0912 - one branch per type reads best
     if value is None:
         return ["null"]
     if isinstance(value, bool):

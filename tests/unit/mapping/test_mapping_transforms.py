@@ -110,7 +110,7 @@ def test_naive_to_timestamptz_bad_zone() -> None:
 
 
 def test_text_to_jsonb() -> None:
-    """Valid JSON text passes unchanged (exact: 1.10 stays 1.10); invalid text and NaN fail without the text."""
+    """Valid JSON text passes unchanged (1.10 stays 1.10); invalid text and NaN fail without the text."""
     assert run("text_to_jsonb", '{"a": [1, 2.50]}') == '{"a": [1, 2.50]}'
     for bad in ("{oops", "NaN"):
         with pytest.raises(TransformFailure) as info:

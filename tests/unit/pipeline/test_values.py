@@ -74,8 +74,8 @@ def test_every_supported_type_decodes_exactly() -> None:
         "d": date(2024, 1, 1),
         "t6": time(12, 34, 56, 123_456),
         "t3": time(12, 34, 56, 123_000),
-        "ts6": datetime(2024, 1, 1, 0, 0, 0, 123_456),  # noqa: DTZ001
-        "ts3": datetime(2024, 1, 1, 0, 0, 0, 123_000),  # noqa: DTZ001
+        "ts6": datetime(2024, 1, 1, 0, 0, 0, 123_456),
+        "ts3": datetime(2024, 1, 1, 0, 0, 0, 123_000),
         "tz": datetime(2024, 1, 1, 10, 0, 0, 123_456, tzinfo=UTC),
         "u": UUID("6f1c7d52-8d3f-4b7e-9b1e-2a7f0c6d9e11"),
         "by": b"\x00\x01\x02\xff",
@@ -100,8 +100,18 @@ def test_timestamptz_with_offset_keeps_the_instant() -> None:
     assert value.utcoffset() == timezone(timedelta(hours=2)).utcoffset(None)
 
 
-@pytest.mark.parametrize(("column", "bad"), [("i", "12"), ("b", 1), ("d", "2024-01-01"), ("by", "***"),
-                                              ("u", "not-a-uuid"), ("n", [1]), ("tags", "zzz")])
+@pytest.mark.parametrize(
+    ("column", "bad"),
+    [
+        ("i", "12"),
+        ("b", 1),
+        ("d", "2024-01-01"),
+        ("by", "***"),
+        ("u", "not-a-uuid"),
+        ("n", [1]),
+        ("tags", "zzz"),
+    ],
+)
 def test_a_value_of_the_wrong_shape_names_column_and_type_not_value(column: str, bad: object) -> None:
     """A mistyped value raises a terminal error naming table, column and type, never the value."""
     with pytest.raises(ValueDecodeError) as info:
