@@ -25,6 +25,27 @@ def end_offsets(bootstrap: str, pattern: str) -> dict[TopicPartition, int]:
 def group_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
-        return {tp: meta.offset for tp, meta in admin.list_consumer_group_offsets(group).items()}
+        offsets = admin.list_group_offsets(group).get(group, {})
+        return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+    finally:
+        admin.close()
+
+
+def reset_group(bootstrap: str, group: str, topics: list[str], *, to: str) -> None:
+    """Move a consumer group (with no live member) to the start (``earliest``) or end (``latest``) of
+    ``topics``: a replay from zero, or a fresh start that ignores history."""
+    from kafka.structs import OffsetAndMetadata
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = [
+            TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())
+        ]
+        offsets = (consumer.beginning_offsets if to == "earliest" else consumer.end_offsets)(partitions)
+    finally:
+        consumer.close()
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.alter_group_offsets(group, {tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()})
     finally:
         admin.close()

@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     connector_name: str = "replicator-v1"
     topic_prefix: str = "v1"
     consumer_group: str = "replicator"
+    dead_letter_topic: str = "replicator.dlq"
+    mapping_path: Path = Path(__file__).resolve().parents[1] / "schemas" / "mapping.yaml"
     worker_web_host: str = "127.0.0.1"
     worker_web_port: int = 56066
 

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from replicator.cli import connector, db, demo, mapping, orphans, stack, worker
+from replicator.cli import connector, db, demo, mapping, orphans, stack, status, worker
 from replicator.errors import ConfigError, ReplicatorError, StackError
 
 EXIT_PROBLEM = 1
@@ -25,6 +25,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(mapping.app, name="mapping")
 app.add_typer(demo.app, name="demo")
 app.add_typer(orphans.app, name="orphans")
+app.command("status")(status.status)
 
 
 def main() -> None:

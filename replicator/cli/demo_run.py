@@ -1,12 +1,19 @@
-"""``replicator demo run``: the main job, end to end on the local stack."""
+"""``replicator demo run``: the main job, end to end on the local stack.
+
+Steps: stack up → seed (first run, or ``--reseed``) → mapping check → orphan scan → register the
+connector and wait for Debezium's capture → two workers (one consumer group) until lag is zero →
+summary of the seed's figures before and after.
+"""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Annotated
 
 import psycopg
 import typer
+from psycopg import sql
 
 from replicator.cli.connector import register_connector
 from replicator.cli.output import progress_line, table
@@ -14,19 +21,28 @@ from replicator.cli.progress import table_progress
 from replicator.connect.client import ConnectClient
 from replicator.connect.config import load_connector
 from replicator.demo import spec
-from replicator.demo.load import SCHEMAS_DIR, seed
+from replicator.demo.load import seed
+from replicator.drain import wait_drained, wait_slot_caught_up
 from replicator.errors import ReplicatorError
-from replicator.kafka_util import end_offsets
+from replicator.kafka_util import end_offsets, reset_group
 from replicator.mapping.catalog import read_catalog
 from replicator.mapping.check import Level, check_mapping
-from replicator.mapping.model import load_mapping
-from replicator.orphans.scan import scan
-from replicator.stack.manager import open_stack
+from replicator.mapping.model import Mapping, load_mapping
+from replicator.orphans.scan import OrphanScan, scan
+from replicator.stack.manager import Stack, open_stack
+from replicator.status import read_status
+from replicator.worker.app import ensure_topics, source_topics
+
+WORKERS = 2
+STATE_TABLES = ("row_version", "parked", "ledger", "progress")
+Conn = psycopg.Connection[tuple[object, ...]]
 
 
-def _scenario_present(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
-    row = conn.execute("SELECT to_regclass('public.audit_logs') IS NOT NULL").fetchone()
-    return bool(row and row[0])
+@dataclass(frozen=True, slots=True)
+class Before:
+    v1_rows: int
+    v2_rows: int
+    orphans: OrphanScan
 
 
 def run(
@@ -35,14 +51,21 @@ def run(
         bool, typer.Option("--reseed", help="Reload V1/V2 even if the scenario is there.")
     ] = False,
     capture_timeout: Annotated[float, typer.Option(help="Seconds to wait for Debezium's snapshot.")] = 900,
+    drain_timeout: Annotated[float, typer.Option(help="Seconds to wait for lag zero.")] = 1800,
 ) -> None:
-    """Stack up, seed (first run only), check the mapping, scan orphans, capture V1 into Kafka, summarize."""
+    """The main job (see the module docstring)."""
     stack = open_stack()
-    timings = stack.up(progress=progress_line)
+    timings = {"stack up": stack.up(progress=progress_line)["total"]}
+    mapping = load_mapping(stack.settings.mapping_path)
+    before = _prepare(stack, mapping, scale=scale, reseed=reseed)
+    timings["capture"], captured = _capture(stack, mapping, timeout=capture_timeout)
+    timings["lag zero"] = _replicate(stack, mapping, timeout=drain_timeout)
+    _summary(stack, mapping, before=before, captured=captured, timings=timings, scale=scale)
+
+
+def _prepare(stack: Stack, mapping: Mapping, *, scale: float, reseed: bool) -> Before:
     settings = stack.settings
-    mapping = load_mapping(SCHEMAS_DIR / "mapping.yaml")
-    connector = load_connector()
-    registered = ConnectClient(settings.connect_url).status(connector.name) is not None
+    registered = ConnectClient(settings.connect_url).status(settings.connector_name) is not None
     with (
         psycopg.connect(settings.v1_admin.conninfo()) as v1,
         psycopg.connect(settings.v2_admin.conninfo()) as v2,
@@ -50,6 +73,7 @@ def run(
         if reseed or not _scenario_present(v1):
             if registered and not reseed:
                 raise ReplicatorError("the connector exists but V1 has no scenario: run with --reseed")
+            reset_pipeline(stack, mapping)
             with table_progress("seed") as progress:
                 report = seed(v1, v2, scale=scale, progress=progress)
             progress_line(
@@ -66,15 +90,23 @@ def run(
         progress_line(
             f"mapping: {len(mapping.tables)} table mappings, {len(mapping.relationships)} relationships OK"
         )
-        orphans = scan(v1, mapping)
-        v1_rows = _rows(v1, sorted({t.source for t in mapping.tables}))
-        v2_rows = _rows(v2, sorted({t.target for t in mapping.tables}))
+        return Before(
+            v1_rows=sum(_rows(v1, sorted({t.source for t in mapping.tables})).values()),
+            v2_rows=sum(_rows(v2, sorted({t.target for t in mapping.tables})).values()),
+            orphans=scan(v1, mapping),
+        )
+
+
+def _capture(stack: Stack, mapping: Mapping, *, timeout: float) -> tuple[float, int]:
+    """Register the connector; wait until Kafka holds at least one event per V1 row."""
+    settings = stack.settings
     started = time.monotonic()
     register_connector(settings.connect_url)
-    pattern = rf"{connector.topic_prefix}\.public\..*"
-    wanted = sum(v1_rows.values())
+    with psycopg.connect(settings.v1_admin.conninfo()) as v1:
+        wanted = sum(_rows(v1, sorted({t.source for t in mapping.tables})).values())
+    pattern = rf"{load_connector().topic_prefix}\.public\..*"
     captured = 0
-    deadline = time.monotonic() + capture_timeout
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         captured = sum(end_offsets(settings.kafka_bootstrap, pattern).values())
         if captured >= wanted:
@@ -82,26 +114,99 @@ def run(
         progress_line(f"Debezium capture: {captured:,} / {wanted:,} V1 rows in Kafka")
         time.sleep(5)
     progress_line(f"captured {captured:,} change events in {time.monotonic() - started:.1f}s")
+    return time.monotonic() - started, captured
+
+
+def _replicate(stack: Stack, mapping: Mapping, *, timeout: float) -> float:
+    settings = stack.settings
+    started = time.monotonic()
+    for index in range(1, WORKERS + 1):
+        stack.start_worker(index)
+    progress_line(f"{WORKERS} workers started (consumer group {settings.consumer_group})")
+    state = wait_drained(
+        settings,
+        source_topics(sorted({t.source for t in mapping.tables})),
+        timeout=timeout,
+        progress=lambda s: progress_line(
+            f"replicating: {s.consumer_lag:,} messages behind, {s.parked:,} parked"
+            f"{'' if s.slot_caught_up else ', Debezium still shipping'}"
+        ),
+    )
+    if not state.zero:
+        raise ReplicatorError(f"lag is not zero after {timeout:.0f}s: {state}")
+    elapsed = time.monotonic() - started
+    progress_line(f"lag zero after {elapsed:.1f}s")
+    return elapsed
+
+
+def _summary(
+    stack: Stack, mapping: Mapping, *, before: Before, captured: int, timings: dict[str, float], scale: float
+) -> None:
+    settings = stack.settings
+    state = read_status(settings, load_connector().topic_prefix)
+    with psycopg.connect(settings.v2_admin.conninfo()) as v2:
+        v2_after = sum(_rows(v2, sorted({t.target for t in mapping.tables})).values())
+    totals = state.ledger.totals()
+    reasons = state.as_dict()["dead_letters_by_reason"]
+    orphans = before.orphans
     table(
-        "V1 → V2 gap (the seed's Current State)",
+        "the seed's figures: before → after replication",
+        ["figure", "before", "after"],
+        [
+            ("V1 rows", f"{before.v1_rows:,}", f"{before.v1_rows:,}"),
+            ("V2 rows", f"{before.v2_rows:,}", f"{v2_after:,}"),
+            ("missing in V2 (seed)", f"{sum(spec.missing_in_v2(scale).values()):,}", "0"),
+            (
+                "FK relationships clean in V1",
+                f"{orphans.clean}/{len(orphans.relationships)}",
+                "(V1 unchanged)",
+            ),
+            (
+                "orphaned references",
+                f"{orphans.total:,} in {orphans.with_orphans} relationships",
+                f"set null {totals.get('orphan_set_null', 0):,}, "
+                f"dropped {totals.get('orphan_dropped', 0):,}, "
+                f"dead-lettered {reasons.get('ORPHAN_FK', 0):,}",
+            ),
+        ],
+    )
+    table(
+        "replication",
         ["figure", "value"],
         [
-            ("V1 rows", f"{sum(v1_rows.values()):,}"),
-            ("V2 rows", f"{sum(v2_rows.values()):,}"),
-            ("FK relationships clean in V1", f"{orphans.clean}/{len(orphans.relationships)}"),
-            ("orphaned references in V1", f"{orphans.total:,} in {orphans.with_orphans} relationships"),
-            ("missing in V2 (seed)", f"{sum(spec.missing_in_v2(scale).values()):,}"),
-            ("change events in Kafka", f"{captured:,}"),
-            ("stack up", f"{timings['total']:.1f}s"),
+            ("change events captured", f"{captured:,}"),
+            ("events applied", f"{totals.get('applied', 0):,}"),
+            ("dead letters by reason", ", ".join(f"{r} {n:,}" for r, n in reasons.items()) or "none"),
+            ("accounting", "adds up" if state.balanced else f"DOES NOT add up: {state.ledger.violation()}"),
+            *((f"time: {k}", f"{v:.1f}s") for k, v in timings.items()),
         ],
     )
 
 
-def _rows(conn: psycopg.Connection[tuple[object, ...]], tables: list[str]) -> dict[str, int]:
-    from psycopg import sql
+def _scenario_present(conn: Conn) -> bool:
+    row = conn.execute("SELECT to_regclass('public.audit_logs') IS NOT NULL").fetchone()
+    return bool(row and row[0])
 
+
+def _rows(conn: Conn, tables: list[str]) -> dict[str, int]:
     out = {}
     for name in tables:
         row = conn.execute(sql.SQL("SELECT count(*) FROM public.{}").format(sql.Identifier(name))).fetchone()
         out[name] = int(row[0]) if row else 0  # type: ignore[call-overload]
     return out
+
+
+def reset_pipeline(stack: Stack, mapping: Mapping) -> None:
+    """Before a (re)seed: stop workers, forget their V2 state, start the group after the existing history
+    (the V1 tables are recreated, so earlier change events describe rows that no longer exist)."""
+    for worker in stack.workers():
+        worker.stop()
+    settings = stack.settings
+    with psycopg.connect(settings.v2_admin.conninfo(), autocommit=True) as v2:
+        present = v2.execute("SELECT to_regclass('replicator.row_version') IS NOT NULL").fetchone()
+        if present and present[0]:
+            v2.execute("TRUNCATE " + ", ".join(f"replicator.{t}" for t in STATE_TABLES))
+    topics = source_topics(sorted({t.source for t in mapping.tables}))
+    ensure_topics(settings, topics)
+    wait_slot_caught_up(settings)  # else events still in flight would land after the reset point
+    reset_group(settings.kafka_bootstrap, settings.consumer_group, topics, to="latest")

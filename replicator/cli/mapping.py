@@ -18,7 +18,9 @@ DEFAULT_MAPPING = Path(__file__).resolve().parents[2] / "schemas" / "mapping.yam
 
 app = typer.Typer(no_args_is_help=True, help="The V1→V2 mapping.")
 
-MappingOpt = Annotated[Path, typer.Option("--mapping", help="Mapping file.", envvar="REPLICATOR_MAPPING")]
+MappingOpt = Annotated[
+    Path, typer.Option("--mapping", help="Mapping file.", envvar="REPLICATOR_MAPPING_PATH")
+]
 
 
 @app.command()

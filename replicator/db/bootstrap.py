@@ -72,6 +72,7 @@ def bootstrap_v2(admin: PostgresEndpoint, writer: PostgresEndpoint) -> None:
     """The writer role: DML on the application schema and its state schema only."""
     ensure_database(admin)
     with psycopg.connect(admin.conninfo(), autocommit=True) as conn:
+        conn.execute(_sql_file("v2_state.sql"))
         ensure_login_role(conn, writer, replication=False)
         conn.execute(_grants("v2_grants.sql", writer.user))
 

@@ -136,3 +136,30 @@ class Ledger:
         for ledger in ledgers:
             total.merge(ledger)
         return total
+
+    # ------------------------------------------------------------ persistence (the V2 ledger table)
+
+    CONSUMED = "consumed"
+    DEAD_LETTER_REASON = "dead_letter_reason"
+
+    def entries(self) -> list[tuple[str, str, str, str, int]]:
+        """Rows ``(table, op, outcome, reason, n)``: consumed counts, outcomes, and dead letters by reason
+        (op ``*``, outcome ``dead_letter_reason``)."""
+        rows = [(t, op, self.CONSUMED, "", n) for (t, op), n in sorted(self.consumed.items()) if n]
+        rows += [(t, op, o.value, "", n) for (t, op, o), n in sorted(self.outcomes.items()) if n]
+        rows += [
+            (t, "*", self.DEAD_LETTER_REASON, r, n) for (t, r), n in sorted(self.dead_letters.items()) if n
+        ]
+        return rows
+
+    @classmethod
+    def from_entries(cls, rows: Iterable[tuple[str, str, str, str, int]]) -> Ledger:
+        ledger = cls()
+        for table, op, outcome, reason, n in rows:
+            if outcome == cls.CONSUMED:
+                ledger.consumed[(table, op)] += n
+            elif outcome == cls.DEAD_LETTER_REASON:
+                ledger.dead_letters[(table, reason)] += n
+            else:
+                ledger.outcomes[(table, op, Outcome(outcome))] += n
+        return ledger

@@ -8,7 +8,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -171,11 +171,17 @@ class Stack:
     def workers(self) -> list[WorkerProcess]:
         return [WorkerProcess(p.stem, self.layout) for p in sorted(self.layout.run.glob("worker-*.pid"))]
 
-    def start_worker(self, index: int = 1) -> WorkerProcess:
-        """Start worker ``index`` (its own web port: base port + index - 1) unless it runs."""
+    def start_worker(self, index: int = 1, *, env: Mapping[str, str] | None = None) -> WorkerProcess:
+        """Start worker ``index`` (its own web port: base port + index - 1) unless it runs.
+
+        ``env`` adds settings for this worker only (e.g. another mapping or consumer group).
+        """
         worker = WorkerProcess(f"worker-{index}", self.layout)
-        worker.start(self.settings.state_dir, web_port=self.settings.worker_web_port + index - 1)
+        worker.start(self.settings.state_dir, web_port=self.worker_port(index), env=env)
         return worker
+
+    def worker_port(self, index: int) -> int:
+        return self.settings.worker_web_port + index - 1
 
     def down(self, progress: Progress = _quiet) -> None:
         """Stop exactly the processes this stack started (workers first), in reverse order."""
@@ -224,11 +230,16 @@ class WorkerProcess:
         pid = self.pid()
         return pid is not None and pid_alive(pid)
 
-    def start(self, state_dir: Path, *, web_port: int) -> None:
+    def start(self, state_dir: Path, *, web_port: int, env: Mapping[str, str] | None = None) -> None:
         if self.running():
             return
         self.layout.run.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, STATE_DIR_ENV: str(state_dir), "REPLICATOR_WORKER_WEB_PORT": str(web_port)}
+        env = {
+            **os.environ,
+            **(env or {}),
+            STATE_DIR_ENV: str(state_dir),
+            "REPLICATOR_WORKER_WEB_PORT": str(web_port),
+        }
         spawn(
             self.name,
             [sys.executable, "-m", "replicator", "worker", "run"],

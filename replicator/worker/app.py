@@ -1,33 +1,49 @@
-"""The Faust app: declares the app and its topics, and runs short agent loops that call the core."""
+"""The Faust app: declares the app, its topics and web views, and runs short loops that call the core.
+
+One agent consumes every mapped V1 table topic and the heartbeat topic in batches
+(``noack_take``), hands each batch to the Processor in a thread, and acks the records only after
+the Processor returned — that is, after the V2 transaction committed.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import time
+from pathlib import Path
 from typing import Any
 
 import faust
 import psycopg
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from replicator.connect.config import load_connector
-from replicator.pipeline.envelope import DecodeError, decode
+from replicator.mapping.catalog import read_catalog
+from replicator.mapping.model import Mapping, load_mapping
+from replicator.metrics import Metrics
 from replicator.settings import Settings, load_settings
-from replicator.worker.identity import TableKeys, apply_batch
+from replicator.worker.deadletters import DeadLetterProducer
+from replicator.worker.health import Health
+from replicator.worker.processor import BatchResult, Processor, Record
 
 log = logging.getLogger("replicator.worker")
 
-BATCH_MAX = 1000
-BATCH_WITHIN_S = 0.2
-HEARTBEAT_TABLES = frozenset({("replicator", "heartbeat")})
+BATCH_MAX = 2000
+BATCH_WITHIN_S = 0.1
+SWEEP_INTERVAL_S = 1.0
+LAG_INTERVAL_S = 5.0
 
 
-def v1_topics(settings: Settings, v2_tables: list[str]) -> list[str]:
+def source_topics(sources: list[str]) -> list[str]:
     connector = load_connector()
-    return [connector.table_topic("public", t) for t in sorted(v2_tables)]
+    return [connector.table_topic("public", t) for t in sorted(sources)] + [
+        connector.table_topic("replicator", "heartbeat")
+    ]
 
 
 def ensure_topics(settings: Settings, names: list[str], partitions: int = 3) -> None:
-    """Create missing topics up front (same partitioning Debezium's topic creation would use)."""
+    """Create missing topics up front (the partitioning Debezium's topic creation uses)."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
@@ -42,11 +58,84 @@ def ensure_topics(settings: Settings, names: list[str], partitions: int = 3) -> 
         admin.close()
 
 
-def create_app(settings: Settings) -> faust.App:
-    with psycopg.connect(settings.v2_writer.conninfo()) as conn:
-        keys = TableKeys.read(conn, "public")
-    topics = v1_topics(settings, list(keys.keys))
-    ensure_topics(settings, topics)
+def _headers(raw: Any) -> tuple[tuple[str, bytes], ...]:
+    if not raw:
+        return ()
+    items = raw.items() if isinstance(raw, dict) else raw
+    return tuple((str(k), bytes(v) if v is not None else b"") for k, v in items)
+
+
+class Pipeline:
+    """What the agent and timers share: processors, metrics, health, and the lag bookkeeping."""
+
+    def __init__(self, settings: Settings, mapping: Mapping) -> None:
+        self.settings = settings
+        self.mapping = mapping
+        with (
+            psycopg.connect(settings.v1_replication.conninfo()) as v1,
+            psycopg.connect(settings.v2_writer.conninfo()) as v2,
+        ):
+            self.v1_catalog = read_catalog(v1, mapping.source_schema)
+            self.v2_catalog = read_catalog(v2, mapping.target_schema)
+        self.topics = source_topics(sorted({t.source for t in mapping.tables}))
+        ensure_topics(settings, [*self.topics, settings.dead_letter_topic])
+        self.registry = CollectorRegistry()
+        self.metrics = Metrics(self.registry)
+        self.health = Health()
+        self.dead_letters = DeadLetterProducer(settings.kafka_bootstrap, settings.dead_letter_topic)
+        self.batches, self.sweeper = self._processor(), self._processor()  # one connection each
+        self.applied_ts: dict[str, int] = {}  # V2 table or "heartbeat" → commit time of last applied change
+        self.sources_of = {
+            t.target: sorted({m.source for m in mapping.mappings_for_target(t.target)})
+            for t in mapping.tables
+        }
+
+    def _processor(self) -> Processor:
+        s = self.settings
+        return Processor(
+            mapping=self.mapping,
+            v1_catalog=self.v1_catalog,
+            v2_catalog=self.v2_catalog,
+            v2_conninfo=s.v2_writer.conninfo(),
+            v1_conninfo=s.v1_replication.conninfo(),
+            dead_letters=self.dead_letters.send_all,
+            connector_name=s.connector_name,
+        )
+
+    def observe(self, result: BatchResult) -> None:
+        self.metrics.record_ledger(result.ledger)
+        now_us = int(time.time() * 1_000_000)
+        for table, (ts_us, _lsn) in result.progress.items():
+            self.applied_ts[table] = max(self.applied_ts.get(table, 0), ts_us)
+            if table != "heartbeat":
+                self.metrics.set_lag(table, commit_ts_us=self.applied_ts[table], now_us=now_us)
+        self.health.committed()
+
+    def measure_lag(self) -> None:
+        from replicator.worker.lag import measure
+
+        snapshot = measure(self.settings, self.topics)
+        behind: dict[str, int] = {}
+        for (topic, partition), messages in snapshot.consumer_lag.items():
+            self.metrics.set_consumer_lag(topic, partition, messages)
+            table = topic.rsplit(".", 1)[-1]
+            behind[table] = behind.get(table, 0) + messages
+        # A caught-up table is as fresh as the last heartbeat: its lag does not grow while V1 is idle.
+        now_us = int(time.time() * 1_000_000)
+        heartbeat = self.applied_ts.get("heartbeat", 0)
+        for table, sources in self.sources_of.items():
+            caught_up = all(behind.get(s, 0) == 0 for s in sources)
+            ts = max(self.applied_ts.get(table, 0), heartbeat if caught_up else 0)
+            if ts:
+                self.metrics.set_lag(table, commit_ts_us=ts, now_us=now_us)
+        self.metrics.set_parked(snapshot.parked)
+        if snapshot.slot_wal_bytes is not None:
+            gauge = self.metrics.replication_slot_retained_wal_bytes
+            gauge.labels(slot="replicator_v1").set(snapshot.slot_wal_bytes)
+
+
+def create_app(settings: Settings, *, mapping_path: Path | None = None) -> faust.App:
+    pipeline = Pipeline(settings, load_mapping(mapping_path or settings.mapping_path))
     app = faust.App(
         settings.consumer_group,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -61,40 +150,53 @@ def create_app(settings: Settings) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
     )
-    source = app.topic(*topics, key_type=bytes, value_type=bytes) if topics else None
-    state: dict[str, Any] = {"conn": None}
+    source = app.topic(*pipeline.topics, key_type=bytes, value_type=bytes)
 
-    async def apply(stream: Any) -> None:  # faust.Stream; its stubs lack take_events
-        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            records = []
-            for event in events:
-                try:
-                    records.append(
-                        decode(
-                            event.message.key,
-                            event.message.value,
-                            topic=event.message.topic,
-                            heartbeat_tables=HEARTBEAT_TABLES,
-                        )
-                    )
-                except DecodeError as exc:
-                    log.warning(
-                        "skipping undecodable record: %s (partition %s offset %s)",
-                        exc.reason,
-                        event.message.partition,
-                        event.message.offset,
-                    )
-            if state["conn"] is None or state["conn"].closed:
-                state["conn"] = await_connect(settings)
-            apply_batch(state["conn"], keys, records)
+    async def apply(stream: Any) -> None:  # faust.Stream; its stubs lack noack_take
+        async for events in stream.noack_take(BATCH_MAX, within=BATCH_WITHIN_S):
+            records = [
+                Record(m.topic, m.partition, m.offset, m.key, m.value, _headers(m.headers))
+                for m in (e.message for e in events)
+            ]
+            result = await asyncio.to_thread(pipeline.batches.process, records)
+            pipeline.metrics.observe_batch(
+                duration_seconds=result.duration_s, size=len(records), committed_at_us=int(time.time() * 1e6)
+            )
+            pipeline.observe(result)
+            for event in events:  # only now: V2 has committed this batch
+                await stream.ack(event)
 
-    if source is not None:
-        app.agent(source, name="apply")(apply)
+    app.agent(source, name="apply")(apply)
+
+    # A timer that raises stops the whole Faust app: both timers report and carry on.
+    @app.timer(interval=SWEEP_INTERVAL_S)
+    async def sweep() -> None:
+        result = await asyncio.to_thread(pipeline.sweeper.sweep)
+        if result.steps:
+            pipeline.observe(result)
+
+    @app.timer(interval=LAG_INTERVAL_S)
+    async def lag() -> None:
+        try:
+            await asyncio.to_thread(pipeline.measure_lag)
+        except Exception as exc:  # see above: never let a timer raise
+            log.warning("lag measurement failed: %s", type(exc).__name__)
+
+    @app.page("/metrics")
+    async def metrics_view(web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(pipeline.registry), content_type=CONTENT_TYPE_LATEST)
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        return web.json({"ok": True})
+
+    @app.page("/ready")
+    async def ready(web: Any, request: Any) -> Any:
+        assigned = len(app.consumer.assignment()) if app.consumer else 0
+        state = pipeline.health.ready(assigned_partitions=assigned)
+        return web.json(state, status=200 if state["ready"] else 503)
+
     return app
-
-
-def await_connect(settings: Settings) -> psycopg.Connection[tuple[object, ...]]:
-    return psycopg.connect(settings.v2_writer.conninfo(), autocommit=False)
 
 
 def run_worker(settings: Settings | None = None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -24,19 +25,25 @@ CREATE TABLE IF NOT EXISTS public.smoke_items (
 """
 
 
+SMOKE_WORKER = 9
+SMOKE_ENV = {
+    "REPLICATOR_MAPPING_PATH": str(Path(__file__).with_name("smoke_mapping.yaml")),
+    "REPLICATOR_CONSUMER_GROUP": "replicator-smoke",
+}
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
-    """A fresh stack: purged, started, smoke tables created, connector registered, one worker."""
+    """A fresh stack: purged, started, smoke tables created, connector registered, a smoke worker."""
     stack = open_stack()
     stack.down()
     stack.purge()
-    stack = open_stack()  # secrets are regenerated after a purge of the state dir's files
     stack.up()
     for endpoint in (stack.settings.v1_admin, stack.settings.v2_admin):
         with psycopg.connect(endpoint.conninfo(), autocommit=True) as conn:
             conn.execute(SMOKE_DDL)
     register_connector(stack.settings.connect_url)
-    stack.start_worker(1)
+    stack.start_worker(SMOKE_WORKER, env=SMOKE_ENV)
     yield stack
     pids = [s.pid for s in stack.status() if s.pid is not None]
     stack.down()

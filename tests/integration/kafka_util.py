@@ -15,6 +15,7 @@ class Message:
     offset: int
     key: Any
     value: Any  # None for a tombstone
+    headers: dict[str, bytes] | None = None
 
 
 def read_topic(bootstrap: str, topic: str, *, idle_ms: int = 2000) -> list[Message]:
@@ -29,7 +30,10 @@ def read_topic(bootstrap: str, topic: str, *, idle_ms: int = 2000) -> list[Messa
             return []
         consumer.assign(assigned)
         consumer.seek_to_beginning(*assigned)
-        out = [Message(m.partition, m.offset, _json_or_raw(m.key), _json_or_raw(m.value)) for m in consumer]
+        out = [
+            Message(m.partition, m.offset, _json_or_raw(m.key), _json_or_raw(m.value), dict(m.headers or []))
+            for m in consumer
+        ]
     finally:
         consumer.close()
     return sorted(out, key=lambda m: (m.partition, m.offset))

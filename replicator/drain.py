@@ -1,0 +1,82 @@
+"""Waiting for "lag zero": Debezium has shipped V1's changes, the consumer group has applied them,
+nothing is parked. Used by the demo and by the cutover crew's checks."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import psycopg
+
+from replicator.errors import ReplicatorError
+from replicator.kafka_util import end_offsets, group_offsets
+from replicator.settings import Settings
+
+SLOT = "replicator_v1"
+
+
+@dataclass(frozen=True, slots=True)
+class DrainState:
+    slot_caught_up: bool
+    consumer_lag: int
+    parked: int
+
+    @property
+    def zero(self) -> bool:
+        return self.slot_caught_up and self.consumer_lag == 0 and self.parked == 0
+
+
+def drain_state(settings: Settings, topics: list[str], wal_lsn: str) -> DrainState:
+    with psycopg.connect(settings.v1_admin.conninfo(), autocommit=True) as v1:
+        row = v1.execute(
+            "SELECT confirmed_flush_lsn >= %s::pg_lsn FROM pg_replication_slots WHERE slot_name = %s",
+            [wal_lsn, SLOT],
+        ).fetchone()
+    pattern = "|".join(re.escape(t) for t in topics)
+    ends = end_offsets(settings.kafka_bootstrap, pattern)
+    done = group_offsets(settings.kafka_bootstrap, settings.consumer_group)
+    lag = sum(max(0, end - done.get(tp, 0)) for tp, end in ends.items())
+    with psycopg.connect(settings.v2_admin.conninfo()) as v2:
+        parked = v2.execute("SELECT count(*) FROM replicator.parked").fetchone()
+    return DrainState(bool(row and row[0]), lag, int(parked[0]) if parked else 0)
+
+
+def wait_drained(
+    settings: Settings,
+    topics: list[str],
+    *,
+    timeout: float,
+    progress: Callable[[DrainState], None] = lambda _: None,
+    every: float = 5.0,
+) -> DrainState:
+    """Wait until everything V1 had committed when this was called is applied (or ``timeout``)."""
+    with psycopg.connect(settings.v1_admin.conninfo(), autocommit=True) as v1:
+        lsn = str(v1.execute("SELECT pg_current_wal_lsn()").fetchone()[0])  # type: ignore[index]
+    deadline = time.monotonic() + timeout
+    last_report = 0.0
+    state = drain_state(settings, topics, lsn)
+    while not state.zero and time.monotonic() < deadline:
+        if time.monotonic() - last_report >= every:
+            progress(state)
+            last_report = time.monotonic()
+        time.sleep(1.0)
+        state = drain_state(settings, topics, lsn)
+    return state
+
+
+def wait_slot_caught_up(settings: Settings, *, timeout: float = 300) -> None:
+    """Wait until Debezium has shipped (and confirmed) everything V1 committed before this call."""
+    with psycopg.connect(settings.v1_admin.conninfo(), autocommit=True) as v1:
+        lsn = str(v1.execute("SELECT pg_current_wal_lsn()").fetchone()[0])  # type: ignore[index]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            row = v1.execute(
+                "SELECT confirmed_flush_lsn >= %s::pg_lsn FROM pg_replication_slots WHERE slot_name = %s",
+                [lsn, SLOT],
+            ).fetchone()
+            if row is None or row[0]:  # no slot yet: nothing to wait for
+                return
+            time.sleep(0.5)
+    raise ReplicatorError(f"Debezium did not catch up with V1 within {timeout:.0f}s (slot {SLOT})")

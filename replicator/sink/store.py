@@ -1,0 +1,393 @@
+"""V2 reads and writes for one batch, inside one transaction. The decisions are the planner's.
+
+Reads: parked items of the touched rows, which parents exist, row versions, children of deleted rows.
+Writes: data (set-based: COPY into a per-table temp staging table, then one INSERT … ON CONFLICT or
+DELETE per table run), row versions, parked items, the ledger and progress.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from replicator.mapping.catalog import Catalog
+from replicator.mapping.engine import Delete, Upsert
+from replicator.pipeline.accounting import Ledger
+from replicator.pipeline.codec import decode_item, encode_item
+from replicator.pipeline.envelope import Position
+from replicator.pipeline.fk import FkGraph, RowId, canonical_key, row_id
+from replicator.pipeline.planner import (
+    Action,
+    LookupRequest,
+    Lookups,
+    Parked,
+    RowVersion,
+    Step,
+)
+from replicator.sink.keys import select_keys
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+Refill = Callable[[str, list[tuple[object, ...]]], dict[str, dict[str, object]]]
+"""``refill(v2_table, keys)`` → canonical key → the row's full V2 values, read from V1 now."""
+
+
+def rid_text(rid: RowId) -> str:
+    return f"{rid[0]} {rid[1]}"
+
+
+def rid_parse(text: str) -> RowId:
+    table, key = text.split(" ", 1)
+    return (table, key)
+
+
+@dataclass(frozen=True, slots=True)
+class Original:
+    """The Kafka record a change came from (for the dead-letter topic)."""
+
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass
+class LoadedParked:
+    items: list[Parked] = field(default_factory=list)
+    originals: dict[tuple[str, int, int], Original] = field(default_factory=dict)
+
+
+WAITERS_SQL = "SELECT DISTINCT tbl || ' ' || pk FROM replicator.parked WHERE waiting_for && %s::text[]"
+EXPIRED_SQL = """
+SELECT DISTINCT tbl || ' ' || pk
+FROM (SELECT tbl, pk FROM replicator.parked WHERE deadline_us <= %s
+      ORDER BY deadline_us LIMIT %s FOR UPDATE SKIP LOCKED) due
+"""
+PARKED_ROWS_SQL = """
+SELECT tbl, pk, commit_lsn, lsn, fixup, since_us, deadline_us, waiting_for, item, orig_key, orig_value
+FROM replicator.parked
+WHERE (tbl, pk) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
+ORDER BY tbl, pk, commit_lsn, lsn, fixup
+FOR UPDATE
+"""
+VERSIONS_SQL = """
+SELECT tbl, pk, commit_lsn, lsn, deleted FROM replicator.row_version
+WHERE (tbl, pk) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
+"""
+WRITE_VERSIONS_SQL = """
+INSERT INTO replicator.row_version (tbl, pk, commit_lsn, lsn, deleted)
+SELECT * FROM unnest(%s::text[], %s::text[], %s::int8[], %s::int8[], %s::bool[])
+ON CONFLICT (tbl, pk) DO UPDATE
+SET commit_lsn = EXCLUDED.commit_lsn, lsn = EXCLUDED.lsn, deleted = EXCLUDED.deleted
+WHERE (row_version.commit_lsn, row_version.lsn) < (EXCLUDED.commit_lsn, EXCLUDED.lsn)
+"""
+UNPARK_SQL = """
+DELETE FROM replicator.parked
+WHERE tbl = %s AND pk = %s AND commit_lsn = %s AND lsn = %s AND fixup = %s
+"""
+PARK_SQL = """
+INSERT INTO replicator.parked
+    (tbl, pk, commit_lsn, lsn, fixup, since_us, deadline_us, waiting_for, item, orig_key, orig_value)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s)
+ON CONFLICT (tbl, pk, commit_lsn, lsn, fixup) DO UPDATE
+SET deadline_us = EXCLUDED.deadline_us, waiting_for = EXCLUDED.waiting_for
+"""
+LEDGER_SQL = """
+INSERT INTO replicator.ledger (tbl, op, outcome, reason, events) VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT (tbl, op, outcome, reason) DO UPDATE SET events = ledger.events + EXCLUDED.events
+"""
+PROGRESS_SQL = """
+INSERT INTO replicator.progress (name, commit_ts_us, commit_lsn) VALUES (%s, %s, %s)
+ON CONFLICT (name) DO UPDATE
+SET commit_ts_us = GREATEST(progress.commit_ts_us, EXCLUDED.commit_ts_us),
+    commit_lsn = GREATEST(progress.commit_lsn, EXCLUDED.commit_lsn),
+    updated_at = clock_timestamp()
+"""
+
+
+class V2Store:
+    def __init__(self, conn: Conn, catalog: Catalog, graph: FkGraph, refill: Refill | None = None) -> None:
+        self.conn = conn
+        self.catalog = catalog
+        self.graph = graph
+        self.refill: Refill = refill or (lambda table, keys: {})
+        self._staged: set[str] = set()
+
+    # ------------------------------------------------------------------ reads
+
+    def load_parked(self, touched: Iterable[RowId]) -> LoadedParked:
+        """Every parked item of the touched rows, and every item of rows waiting for a touched row."""
+        rows = {rid_text(r) for r in touched}
+        if not rows:
+            return LoadedParked()
+        waiters = self.conn.execute(WAITERS_SQL, [list(rows)]).fetchall()
+        rows.update(w[0] for w in waiters)
+        return self._load_rows(rows)
+
+    def load_expired(self, now_us: int, limit: int) -> LoadedParked:
+        """Parked rows with an item past its deadline (each whole row, so its order holds). Rows another
+        worker is handling are skipped."""
+        due = self.conn.execute(EXPIRED_SQL, [now_us, limit]).fetchall()
+        return self._load_rows({d[0] for d in due})
+
+    def _load_rows(self, rows: set[str]) -> LoadedParked:
+        out = LoadedParked()
+        if not rows:
+            return out
+        tables, keys = zip(*(rid_parse(r) for r in sorted(rows)), strict=True)
+        records = self.conn.execute(PARKED_ROWS_SQL, [list(tables), list(keys)]).fetchall()
+        for _t, _k, _c, _l, fixup, since_us, _d, waiting_for, item, orig_key, orig_value in records:
+            positioned = decode_item(item)
+            out.items.append(
+                Parked(positioned, since_us, frozenset(rid_parse(w) for w in waiting_for), fixup)
+            )
+            out.originals[(positioned.topic, positioned.partition, positioned.offset)] = Original(
+                orig_key, orig_value
+            )
+        return out
+
+    def lookups(self, request: LookupRequest, parked: Sequence[Parked], now_us: int) -> Lookups:
+        return Lookups(
+            now_us=now_us,
+            existing=self._existing(request.parent_keys),
+            versions=self._versions(request.row_keys),
+            parked=parked,
+            referencing=self._referencing(request),
+        )
+
+    def _existing(self, parent_keys: Mapping[str, frozenset[tuple[object, ...]]]) -> set[RowId]:
+        existing: set[RowId] = set()
+        for table, keys in parent_keys.items():
+            if not keys:
+                continue
+            key = self.graph.keys[table]
+            statement, params = select_keys(self.catalog, table, key, key, keys)
+            for row in self.conn.execute(statement, params):
+                existing.add(row_id(table, tuple(row[len(key) :])))
+        return existing
+
+    def _versions(self, row_keys: Mapping[str, frozenset[tuple[object, ...]]]) -> dict[RowId, RowVersion]:
+        pairs = [(t, canonical_key(k)) for t, keys in row_keys.items() for k in keys]
+        if not pairs:
+            return {}
+        tables, keys = zip(*pairs, strict=True)
+        rows = self.conn.execute(VERSIONS_SQL, [list(tables), list(keys)]).fetchall()
+        return {(t, k): RowVersion(Position(c, lsn), deleted) for t, k, c, lsn, deleted in rows}
+
+    def _referencing(self, request: LookupRequest) -> dict[RowId, set[RowId]]:
+        grouped: dict[tuple[str, tuple[str, ...]], list[Any]] = defaultdict(list)
+        for lookup in request.children:
+            grouped[(lookup.child_table, lookup.child_columns)].append(lookup)
+        out: dict[RowId, set[RowId]] = {lookup.parent: set() for lookup in request.children}
+        for (table, columns), lookups in grouped.items():
+            key = self.graph.keys[table]
+            statement, params = select_keys(self.catalog, table, key, columns, {lk.values for lk in lookups})
+            by_values: dict[tuple[object, ...], set[RowId]] = defaultdict(set)
+            for row in self.conn.execute(statement, params):
+                by_values[canonical_key(row[: len(columns)])].add(row_id(table, tuple(row[len(columns) :])))  # type: ignore[index]
+            for lookup in lookups:
+                out[lookup.parent] |= by_values.get(canonical_key(lookup.values), set())  # type: ignore[call-overload]
+        return out
+
+    # ------------------------------------------------------------------ writes
+
+    def write(self, steps: Sequence[Step], originals: Mapping[tuple[str, int, int], Original]) -> None:
+        """Data writes in step order (runs of one table and kind set-based), then versions and parked."""
+        run: list[Step] = []
+        for step in steps:
+            if step.action not in (Action.APPLY, Action.FIXUP):
+                continue
+            if run and _run_key(run[-1]) != _run_key(step):
+                self._flush(run)
+                run = []
+            run.append(step)
+        if run:
+            self._flush(run)
+        self._write_versions(steps)
+        self._write_parked(steps, originals)
+
+    def _flush(self, run: list[Step]) -> None:
+        table = run[0].change.table
+        if isinstance(run[0].change, Delete):
+            keys = {canonical_key(s.change.key): s.change.key for s in run}
+            self._delete(table, list(keys.values()))
+            return
+        merged: dict[str, dict[str, object]] = {}
+        for step in run:
+            change = step.change
+            assert isinstance(change, Upsert)
+            k = canonical_key(change.key)
+            merged[k] = {**merged.get(k, {}), **change.values}
+        complete = self._complete_columns(table)
+        for columns, rows in _group_by_columns(merged.values()).items():
+            if complete <= set(columns):
+                self._upsert(table, columns, rows)
+            else:
+                self._update_partial(table, columns, rows)
+
+    def _complete_columns(self, table: str) -> set[str]:
+        """Columns an INSERT must carry: NOT NULL without a default."""
+        entry = self.catalog.table(table)
+        assert entry is not None
+        return {c.name for c in entry.columns if not c.nullable and not c.has_default}
+
+    def _update_partial(self, table: str, columns: Sequence[str], rows: list[dict[str, object]]) -> None:
+        """Rows missing some columns (unchanged TOAST values): UPDATE only what came. A row V2 lacks is
+        completed from V1 first (``refill``), because an INSERT needs every NOT NULL column."""
+        key = self.graph.keys[table]
+        stage = self._stage(table)
+        self._copy(stage, columns, ([r[c] for c in columns] for r in rows))
+        non_key = [c for c in columns if c not in key]
+        updated: set[str] = set()
+        if non_key:
+            cur = self.conn.execute(
+                sql.SQL("UPDATE {}.{} t SET {} FROM {} s WHERE {} RETURNING {}").format(
+                    sql.Identifier(self.catalog.schema),
+                    sql.Identifier(table),
+                    sql.SQL(", ").join(sql.SQL("{0} = s.{0}").format(sql.Identifier(c)) for c in non_key),
+                    stage,
+                    sql.SQL(" AND ").join(sql.SQL("t.{0} = s.{0}").format(sql.Identifier(k)) for k in key),
+                    sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(k)) for k in key),
+                )
+            )
+            updated = {canonical_key(r) for r in cur.fetchall()}
+        absent = [r for r in rows if canonical_key([r[k] for k in key]) not in updated]
+        if absent:
+            full = self.refill(table, [tuple(r[k] for k in key) for r in absent])
+            merged = [
+                {**full[canonical_key([r[k] for k in key])], **r}
+                for r in absent
+                if canonical_key([r[k] for k in key]) in full
+            ]
+            for cols, group in _group_by_columns(merged).items():
+                self._upsert(table, cols, group)
+
+    def _stage(self, table: str) -> sql.Identifier:
+        name = f"_stage_{table}"
+        if name not in self._staged:
+            self.conn.execute(
+                sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} AS SELECT * FROM {}.{} WITH NO DATA").format(
+                    sql.Identifier(name), sql.Identifier(self.catalog.schema), sql.Identifier(table)
+                )
+            )
+            self._staged.add(name)
+        self.conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(name)))
+        return sql.Identifier(name)
+
+    def _copy(self, stage: sql.Identifier, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+        with self.conn.cursor().copy(
+            sql.SQL("COPY {} ({}) FROM STDIN").format(stage, sql.SQL(", ").join(map(sql.Identifier, columns)))
+        ) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def _upsert(self, table: str, columns: Sequence[str], rows: list[dict[str, object]]) -> None:
+        key = self.graph.keys[table]
+        stage = self._stage(table)
+        self._copy(stage, columns, ([r[c] for c in columns] for r in rows))
+        non_key = [c for c in columns if c not in key]
+        action = (
+            sql.SQL("DO UPDATE SET {}").format(
+                sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in non_key)
+            )
+            if non_key
+            else sql.SQL("DO NOTHING")
+        )
+        cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+        self.conn.execute(
+            sql.SQL("INSERT INTO {}.{} ({}) SELECT {} FROM {} ON CONFLICT ({}) {}").format(
+                sql.Identifier(self.catalog.schema),
+                sql.Identifier(table),
+                cols,
+                cols,
+                stage,
+                sql.SQL(", ").join(map(sql.Identifier, key)),
+                action,
+            )
+        )
+
+    def _delete(self, table: str, keys: list[tuple[object, ...]]) -> None:
+        key = self.graph.keys[table]
+        stage = self._stage(table)
+        self._copy(stage, key, keys)
+        self.conn.execute(
+            sql.SQL("DELETE FROM {}.{} t USING {} s WHERE {}").format(
+                sql.Identifier(self.catalog.schema),
+                sql.Identifier(table),
+                stage,
+                sql.SQL(" AND ").join(sql.SQL("t.{0} = s.{0}").format(sql.Identifier(k)) for k in key),
+            )
+        )
+
+    def _write_versions(self, steps: Sequence[Step]) -> None:
+        latest: dict[RowId, tuple[Position, bool]] = {}
+        for step in steps:
+            if step.action is not Action.APPLY:
+                continue
+            rid = step.item.row
+            entry = (step.item.position, isinstance(step.change, Delete))
+            if rid not in latest or latest[rid][0] < entry[0]:
+                latest[rid] = entry
+        if not latest:
+            return
+        rows = [(t, k, p.commit_lsn, p.lsn, d) for (t, k), (p, d) in latest.items()]
+        self.conn.execute(WRITE_VERSIONS_SQL, [list(col) for col in zip(*rows, strict=True)])
+
+    def _write_parked(
+        self, steps: Sequence[Step], originals: Mapping[tuple[str, int, int], Original]
+    ) -> None:
+        remove, upsert = [], []
+        for step in steps:
+            item = step.item
+            ident = (
+                item.change.table,
+                canonical_key(item.change.key),
+                item.position.commit_lsn,
+                item.position.lsn,
+                bool(step.park and step.park.fixup) or step.action is Action.FIXUP,
+            )
+            if step.action is Action.PARK and step.park is not None:
+                original = originals.get((item.topic, item.partition, item.offset), Original(None, None))
+                upsert.append(
+                    (
+                        *ident[:4],
+                        step.park.fixup,
+                        step.park.since_us,
+                        step.park.deadline_us,
+                        [rid_text(r) for r in sorted(step.park.waiting_for)],
+                        encode_item(item).decode(),
+                        original.key,
+                        original.value,
+                    )
+                )
+            elif step.from_parked:
+                remove.append(ident)
+        for ident in remove:
+            self.conn.execute(UNPARK_SQL, list(ident))
+        if upsert:
+            with self.conn.cursor() as cur:
+                cur.executemany(PARK_SQL, upsert)
+
+    def record(self, ledger: Ledger, progress: Mapping[str, tuple[int, int]]) -> None:
+        """Add the batch's books to the ledger; advance per-table progress (commit time, commit LSN)."""
+        rows = ledger.entries()
+        if rows:
+            with self.conn.cursor() as cur:
+                cur.executemany(LEDGER_SQL, rows)
+        if progress:
+            with self.conn.cursor() as cur:
+                cur.executemany(PROGRESS_SQL, [(name, ts, lsn) for name, (ts, lsn) in progress.items()])
+
+
+def _group_by_columns(rows: Iterable[dict[str, object]]) -> dict[tuple[str, ...], list[dict[str, object]]]:
+    out: dict[tuple[str, ...], list[dict[str, object]]] = defaultdict(list)
+    for row in rows:
+        out[tuple(sorted(row))].append(row)
+    return out
+
+
+def _run_key(step: Step) -> tuple[str, str]:
+    return (step.change.table, "delete" if isinstance(step.change, Delete) else "upsert")

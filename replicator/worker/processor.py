@@ -1,0 +1,398 @@
+"""One batch of Kafka records → V2, in one transaction. Blocking code (run in a thread by the agent).
+
+Order of effects for a batch: decode and map (pure) → plan → read V2 (and V1 when an orphan must be
+confirmed) → resolve (pure) → write V2 data, versions, parked items and the ledger → produce and flush
+dead letters → COMMIT V2. The agent acks the Kafka records only after this returns, so offsets are
+committed only after the V2 transaction committed. A crash anywhere before COMMIT rolls V2 back and
+the records are delivered again; the position guard makes the replay harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import set_json_loads
+
+from replicator.errors import ReplicatorError, TerminalError, TransientError
+from replicator.mapping.catalog import Catalog
+from replicator.mapping.engine import MappingEngine, SourceRow, Upsert
+from replicator.mapping.engine import Op as MapOp
+from replicator.mapping.model import Mapping
+from replicator.mapping.sql import copied_column
+from replicator.pipeline.accounting import Ledger, Outcome
+from replicator.pipeline.deadletter import DeadLetterReason, Stage, dead_letter_record, reason_for
+from replicator.pipeline.envelope import Heartbeat, RowChange, Tombstone, decode
+from replicator.pipeline.fk import FkGraph, canonical_key
+from replicator.pipeline.planner import (
+    Action,
+    Positioned,
+    Step,
+    lookup_request,
+    plan_batch,
+    resolve,
+    tally,
+    v1_checks,
+)
+from replicator.pipeline.values import RowDecoder
+from replicator.sink.store import Original, V2Store
+from replicator.sink.v1 import v1_presence
+
+log = logging.getLogger("replicator.worker")
+
+HEARTBEAT_TABLES = frozenset({("replicator", "heartbeat")})
+Header = tuple[str, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[Header, ...] = ()
+
+
+@dataclass
+class BatchResult:
+    ledger: Ledger
+    progress: dict[str, tuple[int, int]]
+    dead_letters: int
+    duration_s: float
+    steps: list[Step] = field(default_factory=list)
+
+
+class SinkConstraintError(TerminalError):
+    """V2 refused a row (constraint or data error) even though its FKs were resolved."""
+
+    dead_letter_reason = DeadLetterReason.SINK_CONSTRAINT
+
+    def __init__(self, table: str, sqlstate: str | None, constraint: str | None) -> None:
+        self.table, self.sqlstate, self.constraint = table, sqlstate, constraint
+        super().__init__(f"V2 rejected a row of {table}: sqlstate {sqlstate}, constraint {constraint}")
+
+
+DeadLetterSink = Callable[[list[tuple[bytes | None, bytes | None, list[Header]]]], None]
+
+
+class Processor:
+    def __init__(
+        self,
+        *,
+        mapping: Mapping,
+        v1_catalog: Catalog,
+        v2_catalog: Catalog,
+        v2_conninfo: str,
+        v1_conninfo: str,
+        dead_letters: DeadLetterSink,
+        connector_name: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.mapping = mapping
+        self.engine = MappingEngine(mapping)
+        self.graph = FkGraph(mapping)
+        self.v2_catalog = v2_catalog
+        self.decoders = {
+            t.name: RowDecoder(t) for t in v1_catalog.tables.values() if mapping.mappings_for_source(t.name)
+        }
+        self.v2_conninfo = v2_conninfo
+        self.v1_conninfo = v1_conninfo
+        self.dead_letters = dead_letters
+        self.connector_name = connector_name
+        self.clock = clock
+        self._v2: psycopg.Connection[tuple[Any, ...]] | None = None
+        self._v1: psycopg.Connection[tuple[Any, ...]] | None = None
+
+    # ------------------------------------------------------------------ connections
+
+    def _conn(self, which: str) -> psycopg.Connection[tuple[Any, ...]]:
+        current = self._v2 if which == "v2" else self._v1
+        if current is None or current.closed or current.broken:
+            try:
+                # V1 is only read, and must never be left idle in a transaction: autocommit.
+                current = (
+                    psycopg.connect(self.v2_conninfo)
+                    if which == "v2"
+                    else psycopg.connect(self.v1_conninfo, autocommit=True)
+                )
+            except psycopg.OperationalError as exc:
+                raise TransientError(f"{which} unreachable: {type(exc).__name__}") from None
+            if which == "v2":
+                self._v2 = current
+            else:
+                self._v1 = current
+        return current
+
+    def close(self) -> None:
+        for conn in (self._v1, self._v2):
+            if conn is not None and not conn.closed:
+                conn.close()
+
+    # ------------------------------------------------------------------ decode and map (pure)
+
+    def _map(
+        self, records: Sequence[Record], ledger: Ledger, progress: dict[str, tuple[int, int]]
+    ) -> tuple[
+        list[Positioned], dict[tuple[str, int, int], Original], list[tuple[Record, BaseException, Stage]]
+    ]:
+        items: list[Positioned] = []
+        originals: dict[tuple[str, int, int], Original] = {}
+        failed: list[tuple[Record, BaseException, Stage]] = []
+        for record in records:
+            table = record.topic.rsplit(".", 1)[-1]
+            try:
+                decoded = decode(
+                    record.key, record.value, topic=record.topic, heartbeat_tables=HEARTBEAT_TABLES
+                )
+            except TerminalError as exc:
+                ledger.settle(table, "?", Outcome.DEAD_LETTERED, reason=reason_for(exc).value)
+                failed.append((record, exc, Stage.DECODE))
+                continue
+            if isinstance(decoded, Tombstone):
+                ledger.settle(table, "tombstone", Outcome.SKIPPED_TOMBSTONE)
+                continue
+            if isinstance(decoded, Heartbeat):
+                ledger.settle("heartbeat", "heartbeat", Outcome.SKIPPED_HEARTBEAT)
+                _advance(progress, "heartbeat", decoded.commit_ts_us, decoded.lsn or 0)
+                continue
+            assert isinstance(decoded, RowChange)
+            try:
+                changes = self.engine.apply(self._source_row(decoded))
+            except TerminalError as exc:
+                ledger.settle(
+                    decoded.table, decoded.op.value, Outcome.DEAD_LETTERED, reason=reason_for(exc).value
+                )
+                failed.append((record, exc, Stage.MAP))
+                continue
+            if not changes:
+                ledger.settle(decoded.table, decoded.op.value, Outcome.SKIPPED_FILTERED)
+                continue
+            originals[(record.topic, record.partition, record.offset)] = Original(
+                record.key, record.value, record.headers
+            )
+            for change in changes:
+                items.append(
+                    Positioned(
+                        change,
+                        decoded.position,
+                        record.topic,
+                        record.partition,
+                        record.offset,
+                        decoded.commit_ts_us,
+                    )
+                )
+        return items, originals, failed
+
+    def _source_row(self, change: RowChange) -> SourceRow:
+        decoder = self.decoders.get(change.table)
+        if decoder is None:
+            return SourceRow(
+                change.table, MapOp(change.op.value), change.before, change.after, change.unavailable
+            )
+        return SourceRow(
+            change.table,
+            MapOp(change.op.value),
+            decoder.decode(change.before) if change.before is not None else None,
+            decoder.decode(change.after) if change.after is not None else None,
+            change.unavailable,
+        )
+
+    # ------------------------------------------------------------------ the batch
+
+    def process(self, records: Sequence[Record]) -> BatchResult:
+        """Apply a batch; retries transient failures with backoff until it succeeds (never drops it)."""
+        started = time.monotonic()
+        ledger, progress = Ledger(), {}  # type: ignore[var-annotated]
+        items, originals, failed = self._map(records, ledger, progress)
+        now_us = int(self.clock() * 1_000_000)
+        dead = [self._dead_letter(r, exc, stage, now_us) for r, exc, stage in failed]
+        steps = self._with_retry(
+            lambda: self._transaction(items, originals, dead, ledger, progress, expired=False)
+        )
+        return BatchResult(
+            ledger, progress, len(dead) + _dead_count(steps), time.monotonic() - started, steps
+        )
+
+    def sweep(self, limit: int = 500) -> BatchResult:
+        """Resolve parked items whose deadline passed (release, keep waiting, or apply the orphan policy)."""
+        started = time.monotonic()
+        ledger, progress = Ledger(), {}  # type: ignore[var-annotated]
+        steps = self._with_retry(
+            lambda: self._transaction([], {}, [], ledger, progress, expired=True, limit=limit)
+        )
+        return BatchResult(ledger, progress, _dead_count(steps), time.monotonic() - started, steps)
+
+    def _with_retry(self, attempt: Callable[[], list[Step]]) -> list[Step]:
+        delay = 0.5
+        while True:
+            try:
+                return attempt()
+            except (TransientError, psycopg.OperationalError) as exc:
+                log.warning("transient failure, retrying in %.1fs: %s", delay, _describe(exc))
+                if self._v2 is not None and not self._v2.closed:
+                    self._v2.close()
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    def _transaction(
+        self,
+        items: list[Positioned],
+        originals: dict[tuple[str, int, int], Original],
+        dead: list[tuple[bytes | None, bytes | None, list[Header]]],
+        ledger: Ledger,
+        progress: dict[str, tuple[int, int]],
+        *,
+        expired: bool,
+        limit: int = 500,
+    ) -> list[Step]:
+        conn = self._conn("v2")
+        store = V2Store(conn, self.v2_catalog, self.graph, refill=self._refill)
+        now_us = int(self.clock() * 1_000_000)
+        try:
+            with conn.transaction():
+                plan = plan_batch(items, self.graph)
+                loaded = store.load_expired(now_us, limit) if expired else store.load_parked(plan.touched)
+                originals = {**loaded.originals, **originals}
+                lookups = store.lookups(lookup_request(plan, loaded.items), loaded.items, now_us)
+                steps = resolve(plan, lookups)
+                checks = v1_checks(steps)
+                if checks:
+                    presence = v1_presence(self._conn("v1"), self.mapping, checks)
+                    steps = resolve(plan, replace(lookups, v1_presence=presence))
+                steps = self._write(store, steps, originals)
+                batch_ledger = tally(steps)
+                for step in steps:
+                    if step.action is Action.APPLY and step.outcome is not None:
+                        _advance(
+                            progress, step.change.table, step.item.commit_ts_us, step.item.position.commit_lsn
+                        )
+                store.record(Ledger.of([ledger, batch_ledger]), progress)
+                self.dead_letters(dead + self._step_dead_letters(steps, originals, now_us))
+        except psycopg.OperationalError as exc:
+            raise TransientError(f"V2 transaction failed: {type(exc).__name__}") from None
+        ledger.merge(batch_ledger)
+        return steps
+
+    def _refill(self, table: str, keys: list[tuple[object, ...]]) -> dict[str, dict[str, object]]:
+        """Full V2 rows for ``keys`` of ``table``, mapped from V1's current rows (see V2Store.refill)."""
+        conn = self._conn("v1")
+        set_json_loads(lambda text: text if isinstance(text, str) else bytes(text).decode(), conn)
+        out: dict[str, dict[str, object]] = {}
+        for source in self.mapping.mappings_for_target(table):
+            columns = [copied_column(source, k) for k in source.key]
+            if any(c is None for c in columns):
+                continue
+            statement = sql.SQL("SELECT * FROM {}.{} WHERE ({}) IN (SELECT * FROM unnest({}))").format(
+                sql.Identifier(self.mapping.source_schema),
+                sql.Identifier(source.source),
+                sql.SQL(", ").join(sql.Identifier(c) for c in columns if c),
+                sql.SQL(", ").join(sql.Placeholder() for _ in columns),
+            )
+            cur = conn.execute(statement, [[k[i] for k in keys] for i in range(len(columns))])
+            names = [d.name for d in cur.description or ()]
+            for record in cur:
+                row = dict(zip(names, record, strict=True))
+                for change in self.engine.apply(SourceRow(source.source, MapOp.READ, None, row)):
+                    if isinstance(change, Upsert) and change.table == table:
+                        out[canonical_key(change.key)] = dict(change.values)
+        return out
+
+    def _write(
+        self, store: V2Store, steps: list[Step], originals: dict[tuple[str, int, int], Original]
+    ) -> list[Step]:
+        """Set-based write; if V2 rejects something, isolate it row by row and dead-letter the culprits."""
+        try:
+            with store.conn.transaction():
+                store.write(steps, originals)
+            return steps
+        except (psycopg.IntegrityError, psycopg.DataError) as exc:
+            log.warning("set-based write rejected (%s); isolating rows", _describe(exc))
+        out: list[Step] = []
+        for step in steps:
+            try:
+                with store.conn.transaction():
+                    store.write([step], originals)
+                out.append(step)
+            except (psycopg.IntegrityError, psycopg.DataError) as exc:
+                diag = exc.diag
+                error = SinkConstraintError(step.change.table, diag.sqlstate, diag.constraint_name)
+                out.append(
+                    replace(
+                        step,
+                        action=Action.DEAD_LETTER,
+                        outcome=Outcome.DEAD_LETTERED,
+                        reason=DeadLetterReason.SINK_CONSTRAINT,
+                        missing_ref=str(error),
+                    )
+                )
+        return out
+
+    def _step_dead_letters(
+        self, steps: Sequence[Step], originals: dict[tuple[str, int, int], Original], now_us: int
+    ) -> list[tuple[bytes | None, bytes | None, list[Header]]]:
+        out = []
+        for step in steps:
+            if step.action is not Action.DEAD_LETTER:
+                continue
+            item = step.item
+            original = originals.get((item.topic, item.partition, item.offset), Original(None, None))
+            out.append(
+                dead_letter_record(
+                    original.key,
+                    original.value,
+                    list(original.headers),
+                    reason=step.reason or DeadLetterReason.ORPHAN_FK,
+                    stage=Stage.RESOLVE_FK if step.reason is DeadLetterReason.ORPHAN_FK else Stage.APPLY,
+                    topic=item.topic,
+                    partition=item.partition,
+                    offset=item.offset,
+                    position=(item.position.commit_lsn, item.position.lsn),
+                    missing_ref=step.missing_ref,
+                    first_failure_us=now_us,
+                    connector_name=self.connector_name,
+                    task_id="worker",
+                )
+            )
+        return out
+
+    def _dead_letter(
+        self, record: Record, exc: BaseException, stage: Stage, now_us: int
+    ) -> tuple[bytes | None, bytes | None, list[Header]]:
+        return dead_letter_record(
+            record.key,
+            record.value,
+            list(record.headers),
+            reason=reason_for(exc),
+            stage=stage,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            error=exc,
+            first_failure_us=now_us,
+            connector_name=self.connector_name,
+            task_id="worker",
+        )
+
+
+def _advance(progress: dict[str, tuple[int, int]], name: str, ts_us: int, lsn: int) -> None:
+    ts, old = progress.get(name, (0, 0))
+    progress[name] = (max(ts, ts_us), max(old, lsn))
+
+
+def _dead_count(steps: Sequence[Step]) -> int:
+    return sum(1 for s in steps if s.action is Action.DEAD_LETTER)
+
+
+def _describe(exc: BaseException) -> str:
+    """Class and SQLSTATE only: driver messages can echo row values."""
+    sqlstate = getattr(getattr(exc, "diag", None), "sqlstate", None)
+    return f"{type(exc).__name__}{f' sqlstate {sqlstate}' if sqlstate else ''}"
+
+
+__all__ = ["BatchResult", "Processor", "Record", "ReplicatorError", "SinkConstraintError"]

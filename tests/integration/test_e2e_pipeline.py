@@ -1,0 +1,319 @@
+"""The replication core end to end: the demo scenario through Debezium, Kafka and the workers into V2.
+
+One worker (consumer group ``replicator-e2e``) runs the demo mapping with park timeouts shortened to
+3 s. After every scenario the whole of V2 is compared, field by field, with V1's current content
+through the mapping (orphan policies applied).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+import psycopg
+import pytest
+from kafka import KafkaProducer
+
+from replicator.demo.load import SCHEMAS_DIR, seed
+from replicator.drain import wait_slot_caught_up
+from replicator.kafka_util import end_offsets, group_offsets, reset_group
+from replicator.mapping.model import Mapping, load_mapping
+from replicator.stack.manager import Stack
+from replicator.worker.app import ensure_topics, source_topics
+from tests.integration.conftest import eventually
+from tests.integration.kafka_util import read_topic
+from tests.support.expected import actual_v2, diff, v1_through_mapping
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+SCALE = 0.02
+WORKER = 1
+GROUP = "replicator-e2e"
+STATE_TABLES = ("row_version", "parked", "ledger", "progress")
+
+
+@dataclass
+class Pipeline:
+    stack: Stack
+    mapping: Mapping
+    env: dict[str, str]
+    topics: list[str]
+
+    @property
+    def settings(self) -> Any:
+        return self.stack.settings
+
+    def v1(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(self.settings.v1_admin.conninfo(), autocommit=True)
+
+    def v2(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(self.settings.v2_admin.conninfo(), autocommit=True)
+
+    def start(self) -> None:
+        self.stack.start_worker(WORKER, env=self.env)
+
+    def stop(self, *, kill: bool = False) -> None:
+        for worker in self.stack.workers():
+            if worker.name == f"worker-{WORKER}":
+                worker.stop(kill=kill)
+
+    def lag(self) -> int:
+        pattern = "|".join(re.escape(t) for t in self.topics)
+        ends = end_offsets(self.settings.kafka_bootstrap, pattern)
+        done = group_offsets(self.settings.kafka_bootstrap, GROUP)
+        return sum(max(0, end - done.get(tp, 0)) for tp, end in ends.items())
+
+    def parked(self) -> int:
+        with self.v2() as v2:
+            return int(v2.execute("SELECT count(*) FROM replicator.parked").fetchone()[0])  # type: ignore[index]
+
+    def drained(self, timeout: float = 180) -> None:
+        """Debezium has shipped every V1 change so far, the group has consumed it, nothing is parked."""
+        with self.v1() as v1:
+            lsn = v1.execute("SELECT pg_current_wal_lsn()").fetchone()[0]  # type: ignore[index]
+            eventually(
+                lambda: v1.execute(
+                    "SELECT confirmed_flush_lsn >= %s::pg_lsn FROM pg_replication_slots WHERE slot_name = %s",
+                    [lsn, "replicator_v1"],
+                ).fetchone()[0],  # type: ignore[index]
+                timeout=timeout,
+            )
+        eventually(lambda: self.lag() == 0 and self.parked() == 0, timeout=timeout)
+        eventually(lambda: self.lag() == 0, timeout=timeout)
+
+    def assert_v2_is_v1_through_mapping(self) -> None:
+        with self.v1() as v1, self.v2() as v2:
+            expected = v1_through_mapping(v1, self.mapping)
+            actual = actual_v2(v2, self.mapping, sorted(expected))
+        problems = {
+            t: (d.missing[:5], d.extra[:5], list(d.different.items())[:5])
+            for t, d in diff(expected, actual).items()
+        }
+        assert problems == {}
+
+    def ledger(self) -> dict[str, int]:
+        with self.v2() as v2:
+            rows = v2.execute(
+                "SELECT outcome, sum(events)::bigint FROM replicator.ledger GROUP BY 1"
+            ).fetchall()
+        return {str(o): int(n) for o, n in rows}
+
+    def snapshot(self) -> tuple[object, object]:
+        """Checksums of every V2 table and of the row versions."""
+        with self.v2() as v2:
+            data = {
+                t: v2.execute(
+                    f"SELECT md5(coalesce(string_agg(r::text, '|' ORDER BY r::text), '')) FROM public.{t} r"  # noqa: S608
+                ).fetchone()
+                for t in sorted({m.target for m in self.mapping.tables})
+            }
+            versions = v2.execute(
+                "SELECT md5(string_agg(tbl || pk || commit_lsn || ':' || lsn || deleted, '|' "
+                "ORDER BY tbl, pk)) "
+                "FROM replicator.row_version"
+            ).fetchone()
+        return data, versions
+
+
+@pytest.fixture(scope="module")
+def pipeline(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    text = (SCHEMAS_DIR / "mapping.yaml").read_text()
+    mapping_file = tmp_path_factory.mktemp("mapping") / "mapping.yaml"
+    mapping_file.write_text(re.sub(r"park_timeout: \S+", "park_timeout: 3s", text))
+    mapping = load_mapping(mapping_file)
+    settings = stack.settings
+    topics = source_topics(sorted({t.source for t in mapping.tables}))
+    ensure_topics(settings, [*topics, settings.dead_letter_topic])
+    wait_slot_caught_up(settings)  # earlier seeds' events still in flight would land after the reset
+    reset_group(settings.kafka_bootstrap, GROUP, topics, to="latest")  # earlier seeds' history is not ours
+    with psycopg.connect(settings.v2_admin.conninfo(), autocommit=True) as v2:
+        v2.execute("TRUNCATE " + ", ".join(f"replicator.{t}" for t in STATE_TABLES))
+    with (
+        psycopg.connect(settings.v1_admin.conninfo()) as v1,
+        psycopg.connect(settings.v2_admin.conninfo()) as v2,
+    ):
+        seed(v1, v2, scale=SCALE)
+    env = {"REPLICATOR_MAPPING_PATH": str(mapping_file), "REPLICATOR_CONSUMER_GROUP": GROUP}
+    pipe = Pipeline(stack, mapping, env, topics)
+    pipe.start()
+    yield pipe
+    pipe.stop()
+
+
+def test_initial_sync_fills_v2_exactly(pipeline: Pipeline) -> None:
+    """After the backlog drains, V2 equals V1 through the mapping, field by field, orphans per policy."""
+    pipeline.drained()
+    pipeline.assert_v2_is_v1_through_mapping()
+    ledger = pipeline.ledger()
+    assert ledger["orphan_set_null"] > 0 and ledger["dead_lettered"] > 0
+    assert ledger.get("orphan_dropped", 0) > 0
+
+
+def test_accounting_adds_up(pipeline: Pipeline) -> None:
+    """consumed = applied + skipped + dead-lettered + orphan outcomes + (parked − released), per table/op."""
+    from replicator.status import read_status
+
+    state = read_status(pipeline.settings, "v1")
+    assert state.ledger.violations() == []
+    assert state.ledger.totals()["consumed"] > 0
+
+
+def test_orphans_reach_the_dead_letter_topic_with_their_missing_reference(pipeline: Pipeline) -> None:
+    """Each dead-lettered orphan carries its original record and headers naming reason and missing parent."""
+    letters = read_topic(pipeline.settings.kafka_bootstrap, pipeline.settings.dead_letter_topic)
+    orphans = [m for m in letters if (m.headers or {}).get("__replicator.reason") == b"ORPHAN_FK"]
+    assert orphans
+    first = orphans[0]
+    headers = first.headers or {}
+    assert headers["__connect.errors.topic"].startswith(b"v1.public.")
+    assert b"\xe2\x86\x92" in headers["__replicator.missing_ref"]  # "relationship → table[key]"
+    assert isinstance(first.value, dict) and first.value["op"] in {"c", "r", "u"}
+
+
+def test_live_changes_across_related_tables(pipeline: Pipeline) -> None:
+    """Child before parent, parent deleted and re-created, FK re-pointed, updates, deletes: V2 follows V1."""
+    with pipeline.v1() as v1:
+        office = v1.execute("SELECT id FROM offices ORDER BY id LIMIT 1").fetchone()[0]  # type: ignore[index]
+        team = v1.execute("SELECT max(id) + 1000 FROM teams").fetchone()[0]  # type: ignore[index]
+        agent_user = v1.execute("SELECT id FROM users ORDER BY id LIMIT 1").fetchone()[0]  # type: ignore[index]
+        columns = [
+            r[0]
+            for r in v1.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = 'teams' ORDER BY ordinal_position"
+            )
+        ]
+        template = v1.execute("SELECT * FROM teams ORDER BY id LIMIT 1").fetchone()
+        assert template is not None
+        base = dict(zip(columns, template, strict=True))
+        agent = v1.execute("SELECT id FROM agents ORDER BY id LIMIT 1").fetchone()[0]  # type: ignore[index]
+        # 1. a child committed before its parent exists: the agent points at a team created afterwards
+        v1.execute("UPDATE agents SET team_id = %s WHERE id = %s", [team, agent])
+        time.sleep(1)
+        row = {**base, "id": team, "office_id": office, "lead_agent_id": None}
+        v1.execute(
+            f"INSERT INTO teams ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",  # noqa: S608
+            [row[c] for c in columns],
+        )
+        # 2. a parent deleted and re-created (its child re-pointed first: V1 keeps no such FK)
+        spare = v1.execute(
+            "SELECT id FROM agents WHERE id <> %s ORDER BY id DESC LIMIT 1", [agent]
+        ).fetchone()[0]  # type: ignore[index]
+        v1.execute("UPDATE teams SET lead_agent_id = %s WHERE id = %s", [spare, team])
+        v1.execute("UPDATE agents SET team_id = NULL WHERE id = %s", [agent])
+        v1.execute("UPDATE teams SET lead_agent_id = NULL WHERE id = %s", [team])
+        v1.execute("DELETE FROM teams WHERE id = %s", [team])
+        v1.execute(
+            f"INSERT INTO teams ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",  # noqa: S608
+            [row[c] for c in columns],
+        )
+        # 3. an FK re-pointed to a new parent, then ordinary updates and a delete
+        v1.execute("UPDATE agents SET team_id = %s WHERE id = %s", [team, agent])
+        v1.execute("UPDATE users SET first_name = first_name || 'x' WHERE id = %s", [agent_user])
+        v1.execute("DELETE FROM notes WHERE id = (SELECT max(id) FROM notes)")
+    pipeline.drained()
+    pipeline.assert_v2_is_v1_through_mapping()
+
+
+def test_large_column_survives_an_update_that_does_not_touch_it(pipeline: Pipeline) -> None:
+    """A 20 KB TOASTed value is unchanged in V2 after an update of another column (no placeholder)."""
+    body = os.urandom(10_000).hex()  # incompressible: stored out of line
+    with pipeline.v1() as v1:
+        note = v1.execute("SELECT id FROM notes WHERE is_deleted = 'N' ORDER BY id LIMIT 1").fetchone()[0]  # type: ignore[index]
+        v1.execute("UPDATE notes SET body = %s WHERE id = %s", [body, note])
+        pipeline.drained()
+        v1.execute("UPDATE notes SET subject_type = subject_type WHERE id = %s", [note])
+        v1.execute("UPDATE notes SET subject_id = subject_id + 1 WHERE id = %s", [note])
+    pipeline.drained()
+    with pipeline.v2() as v2:
+        stored = v2.execute("SELECT body FROM notes WHERE id = %s", [note]).fetchone()
+    assert stored == (body,)
+    pipeline.assert_v2_is_v1_through_mapping()
+
+
+def test_malformed_and_unmappable_events_are_dead_lettered_and_the_stream_goes_on(pipeline: Pipeline) -> None:
+    """A non-JSON record gets DECODE_ERROR, an unknown status code TRANSFORM_ERROR; the stream goes on."""
+    settings = pipeline.settings
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    producer.send("v1.public.networks", key=b'{"id": 424242}', value=b"{definitely not json").get(timeout=30)
+    producer.close()
+    with pipeline.v1() as v1:
+        user = v1.execute("SELECT id FROM users ORDER BY id DESC LIMIT 1").fetchone()[0]  # type: ignore[index]
+        v1.execute("UPDATE users SET status = 99 WHERE id = %s", [user])
+        v1.execute(
+            "UPDATE networks SET name = name || ' (renamed)' WHERE id = (SELECT min(id) FROM networks)"
+        )
+    eventually(lambda: pipeline.lag() == 0, timeout=120)
+    letters = read_topic(settings.kafka_bootstrap, settings.dead_letter_topic)
+    reasons = [(m.headers or {}).get("__replicator.reason") for m in letters]
+    assert b"DECODE_ERROR" in reasons and b"TRANSFORM_ERROR" in reasons
+    transform = next(m for m in letters if (m.headers or {}).get("__replicator.reason") == b"TRANSFORM_ERROR")
+    assert b"99" not in (transform.headers or {}).get("__connect.errors.exception.message", b"")
+    with pipeline.v1() as v1:
+        v1.execute("UPDATE users SET status = 1 WHERE id = %s", [user])  # fixed at the source
+    pipeline.drained()
+    pipeline.assert_v2_is_v1_through_mapping()
+
+
+def test_metrics_report_lag_accounting_and_dead_letters(pipeline: Pipeline) -> None:
+    """/metrics exposes end-to-end lag, events by outcome, dead letters by reason; /ready says ready."""
+    port = pipeline.stack.worker_port(WORKER)
+    with pipeline.v1() as v1:  # make sure this worker incarnation has applied something
+        v1.execute("UPDATE networks SET name = name || '.' WHERE id = (SELECT min(id) FROM networks)")
+    pipeline.drained()
+
+    def scrape() -> str:
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+
+    text = eventually(lambda: (t := scrape()) and "replicator_end_to_end_lag_seconds{" in t and t)
+    assert 'replicator_events_total{op="upsert",outcome="applied",table="networks"}' in text
+    assert "replicator_dead_letters_total{" in text
+    assert "replicator_apply_batch_duration_seconds_bucket" in text
+    ready = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=5)
+    assert ready.status_code == 200 and ready.json()["ready"] is True
+
+
+def test_replay_from_offset_zero_changes_nothing(pipeline: Pipeline) -> None:
+    """Re-consuming every topic from the start leaves every V2 row and every row version unchanged."""
+    pipeline.drained()
+    before = pipeline.snapshot()
+    stale_before = pipeline.ledger().get("skipped_stale", 0)
+    pipeline.stop()
+    reset_group(pipeline.settings.kafka_bootstrap, GROUP, pipeline.topics, to="earliest")
+    pipeline.start()
+    eventually(lambda: pipeline.ledger().get("skipped_stale", 0) > stale_before, timeout=120)
+    pipeline.drained()
+    assert pipeline.snapshot() == before
+    pipeline.assert_v2_is_v1_through_mapping()
+
+
+def test_sigkill_mid_batch_loses_and_duplicates_nothing(pipeline: Pipeline) -> None:
+    """SIGKILL of the worker while it applies a backlog, then a restart: V2 still equals V1 exactly."""
+    pipeline.stop()
+    with pipeline.v1() as v1:
+        for _ in range(20):
+            v1.execute(
+                "UPDATE audit_logs SET action = action % 5 + 1 WHERE id IN "
+                "(SELECT id FROM audit_logs ORDER BY random() LIMIT 200)"
+            )
+            v1.execute(
+                "UPDATE customer_metadata SET updated_at = updated_at + interval '1 second' WHERE id % 7 = 0"
+            )
+    pipeline.start()
+    time.sleep(4)
+    pid = next(w.pid() for w in pipeline.stack.workers() if w.name == f"worker-{WORKER}")
+    assert pid is not None
+    os.killpg(pid, signal.SIGKILL)
+    pipeline.stop()
+    pipeline.start()
+    pipeline.drained()
+    pipeline.assert_v2_is_v1_through_mapping()
+    state_ok = orjson.dumps(pipeline.ledger())
+    assert b"consumed" in state_ok
