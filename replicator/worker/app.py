@@ -16,7 +16,7 @@ from typing import Any
 
 import faust
 import psycopg
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from replicator.connect.config import load_connector
 from replicator.mapping.catalog import read_catalog
@@ -33,6 +33,7 @@ BATCH_MAX = 2000
 BATCH_WITHIN_S = 0.1
 SWEEP_INTERVAL_S = 1.0
 LAG_INTERVAL_S = 5.0
+PROMETHEUS_CONTENT_TYPE = "text/plain"
 
 
 def source_topics(sources: list[str]) -> list[str]:
@@ -184,7 +185,8 @@ def create_app(settings: Settings, *, mapping_path: Path | None = None) -> faust
 
     @app.page("/metrics")
     async def metrics_view(web: Any, request: Any) -> Any:
-        return web.bytes(generate_latest(pipeline.registry), content_type=CONTENT_TYPE_LATEST)
+        # aiohttp refuses a charset inside content_type; Prometheus reads plain text format 0.0.4.
+        return web.bytes(generate_latest(pipeline.registry), content_type=PROMETHEUS_CONTENT_TYPE)
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:

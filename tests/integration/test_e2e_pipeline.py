@@ -317,3 +317,28 @@ def test_sigkill_mid_batch_loses_and_duplicates_nothing(pipeline: Pipeline) -> N
     pipeline.assert_v2_is_v1_through_mapping()
     state_ok = orjson.dumps(pipeline.ledger())
     assert b"consumed" in state_ok
+
+
+def test_two_workers_in_one_group_share_the_partitions(pipeline: Pipeline) -> None:
+    """A second worker joins the group: both get partitions, and V2 still follows V1 exactly."""
+    second = WORKER + 1
+    pipeline.stack.start_worker(second, env=pipeline.env)
+    try:
+
+        def assigned(index: int) -> int:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{pipeline.stack.worker_port(index)}/ready", timeout=5)
+            except httpx.HTTPError:
+                return 0
+            return int(response.json().get("assigned_partitions", 0))
+
+        eventually(lambda: assigned(WORKER) > 0 and assigned(second) > 0, timeout=120)
+        with pipeline.v1() as v1:
+            v1.execute("UPDATE customers SET first_name = first_name || 'y' WHERE id % 3 = 0")
+            v1.execute("UPDATE listings SET bedrooms = bedrooms + 1 WHERE id % 4 = 0")
+        pipeline.drained()
+        pipeline.assert_v2_is_v1_through_mapping()
+    finally:
+        for worker in pipeline.stack.workers():
+            if worker.name == f"worker-{second}":
+                worker.stop()
