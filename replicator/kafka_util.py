@@ -31,21 +31,28 @@ def group_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:
         admin.close()
 
 
-def reset_group(bootstrap: str, group: str, topics: list[str], *, to: str) -> None:
-    """Move a consumer group (with no live member) to the start (``earliest``) or end (``latest``) of
-    ``topics``: a replay from zero, or a fresh start that ignores history."""
+def reset_group(
+    bootstrap: str, group: str, topics: list[str], *, to: str | dict[TopicPartition, int]
+) -> dict[TopicPartition, int]:
+    """Move a consumer group (with no live member) to the start (``earliest``), the end (``latest``)
+    of ``topics``, or to given offsets: a replay, or a fresh start that ignores history. Returns the
+    offsets set."""
     from kafka.structs import OffsetAndMetadata
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        partitions = [
-            TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())
-        ]
-        offsets = (consumer.beginning_offsets if to == "earliest" else consumer.end_offsets)(partitions)
-    finally:
-        consumer.close()
+    if isinstance(to, dict):
+        offsets = dict(to)
+    else:
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        try:
+            partitions = [
+                TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())
+            ]
+            offsets = (consumer.beginning_offsets if to == "earliest" else consumer.end_offsets)(partitions)
+        finally:
+            consumer.close()
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         admin.alter_group_offsets(group, {tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()})
     finally:
         admin.close()
+    return dict(offsets)

@@ -63,7 +63,7 @@ class LoadedParked:
 WAITERS_SQL = "SELECT DISTINCT tbl || ' ' || pk FROM replicator.parked WHERE waiting_for && %s::text[]"
 EXPIRED_SQL = """
 SELECT DISTINCT tbl || ' ' || pk
-FROM (SELECT tbl, pk FROM replicator.parked WHERE deadline_us <= %s
+FROM (SELECT tbl, pk FROM replicator.parked WHERE deadline_us <= %s AND tbl = ANY(%s)
       ORDER BY deadline_us LIMIT %s FOR UPDATE SKIP LOCKED) due
 """
 PARKED_ROWS_SQL = """
@@ -130,7 +130,8 @@ class V2Store:
     def load_expired(self, now_us: int, limit: int) -> LoadedParked:
         """Parked rows with an item past its deadline (each whole row, so its order holds). Rows another
         worker is handling are skipped."""
-        due = self.conn.execute(EXPIRED_SQL, [now_us, limit]).fetchall()
+        tables = sorted(self.graph.keys)  # only this mapping's tables: never another pipeline's state
+        due = self.conn.execute(EXPIRED_SQL, [now_us, tables, limit]).fetchall()
         return self._load_rows({d[0] for d in due})
 
     def _load_rows(self, rows: set[str]) -> LoadedParked:

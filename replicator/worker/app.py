@@ -172,7 +172,12 @@ def create_app(settings: Settings, *, mapping_path: Path | None = None) -> faust
     # A timer that raises stops the whole Faust app: both timers report and carry on.
     @app.timer(interval=SWEEP_INTERVAL_S)
     async def sweep() -> None:
-        result = await asyncio.to_thread(pipeline.sweeper.sweep)
+        try:
+            result = await asyncio.to_thread(pipeline.sweeper.sweep)
+        except Exception as exc:  # see above; transient failures are already retried inside
+            pipeline.health.failed("sweep", exc)
+            log.error("sweep of expired parked rows failed: %s", type(exc).__name__)
+            return
         if result.steps:
             pipeline.observe(result)
 

@@ -12,9 +12,14 @@ STALE_AFTER_S = 60.0
 class Health:
     last_commit: float | None = None
     started: float = field(default_factory=time.monotonic)
+    failures: dict[str, str] = field(default_factory=dict)  # activity → exception class of its last failure
 
     def committed(self) -> None:
         self.last_commit = time.monotonic()
+        self.failures.pop("apply", None)
+
+    def failed(self, activity: str, exc: BaseException) -> None:
+        self.failures[activity] = type(exc).__name__
 
     def ready(self, *, assigned_partitions: int, now: float | None = None) -> dict[str, object]:
         now = time.monotonic() if now is None else now
@@ -24,4 +29,5 @@ class Health:
             "ready": assigned_partitions > 0 and fresh,
             "assigned_partitions": assigned_partitions,
             "seconds_since_last_commit": None if since is None else round(since, 3),
+            "failures": dict(self.failures),
         }
