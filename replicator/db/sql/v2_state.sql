@@ -51,3 +51,18 @@ CREATE TABLE IF NOT EXISTS replicator.progress (
     commit_lsn bigint NOT NULL DEFAULT 0,
     updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
+
+-- Latest verification result per V2 table (written by `replicator verify`, read by `report` and
+-- exported as metrics). `status`: match | mismatch | error.
+CREATE TABLE IF NOT EXISTS replicator.verification (
+    tbl text PRIMARY KEY,
+    status text NOT NULL,
+    rows_expected bigint NOT NULL,
+    rows_actual bigint NOT NULL,
+    missing bigint NOT NULL DEFAULT 0,
+    extra bigint NOT NULL DEFAULT 0,
+    different bigint NOT NULL DEFAULT 0,
+    sample jsonb NOT NULL DEFAULT '[]',  -- up to 20 {"key": …, "kind": missing|extra|different, "columns": […]}
+    checked_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    v1_lsn text                          -- V1 WAL position the check was made against
+);
