@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from replicator.cli import connector, db, demo, mapping, orphans, stack, status, worker
+from replicator.cli import connector, db, demo, mapping, orphans, parity, report, stack, status, worker
 from replicator.errors import ConfigError, ReplicatorError, StackError
 
 EXIT_PROBLEM = 1
@@ -26,6 +26,8 @@ app.add_typer(mapping.app, name="mapping")
 app.add_typer(demo.app, name="demo")
 app.add_typer(orphans.app, name="orphans")
 app.command("status")(status.status)
+app.command("parity")(parity.parity)
+app.command("report")(report.report)
 
 
 def main() -> None:

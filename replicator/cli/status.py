@@ -13,7 +13,7 @@ from replicator.status import read_status
 
 
 def status(json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Exit code 1 when the accounting does not add up."""
+    """Lag, parked rows, dead letters and the accounting; exit code 1 when the accounting does not add up."""
     state = read_status(load_settings(), load_connector().topic_prefix)
     if json:
         emit_json(state.as_dict())
