@@ -20,6 +20,7 @@ import orjson
 import psycopg
 import pytest
 from kafka import KafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
 
 from replicator.demo.load import SCHEMAS_DIR, seed
 from replicator.drain import wait_drained, wait_slot_caught_up
@@ -256,19 +257,42 @@ def test_malformed_and_unmappable_events_are_dead_lettered_and_the_stream_goes_o
 
 
 def test_metrics_report_lag_accounting_and_dead_letters(pipeline: Pipeline) -> None:
-    """/metrics exposes end-to-end lag, events by outcome, dead letters by reason; /ready says ready."""
+    """/metrics counts exactly what this test causes (applied updates, a dead letter) and shows fresh lag."""
     port = pipeline.stack.worker_port(WORKER)
-    with pipeline.v1() as v1:  # make sure this worker incarnation has applied something
-        v1.execute("UPDATE networks SET name = name || '.' WHERE id = (SELECT min(id) FROM networks)")
+
+    def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
+
+    def value(samples: dict[Any, float], name: str, **labels: str) -> float:
+        return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+    applied = ("replicator_events_total", {"table": "networks", "op": "upsert", "outcome": "applied"})
+    decode = ("replicator_dead_letters_total", {"table": "networks", "reason": "DECODE_ERROR"})
+    before = scrape()
+    with pipeline.v1() as v1:
+        for _ in range(3):
+            v1.execute("UPDATE networks SET name = name || '.' WHERE id = (SELECT min(id) FROM networks)")
+    producer = KafkaProducer(bootstrap_servers=pipeline.settings.kafka_bootstrap)
+    producer.send("v1.public.networks", key=b'{"id": 434343}', value=b"[not an envelope").get(timeout=30)
+    producer.close()
     pipeline.drained()
-
-    def scrape() -> str:
-        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-
-    text = eventually(lambda: (t := scrape()) and "replicator_end_to_end_lag_seconds{" in t and t)
-    assert 'replicator_events_total{op="upsert",outcome="applied",table="networks"}' in text
-    assert "replicator_dead_letters_total{" in text
-    assert "replicator_apply_batch_duration_seconds_bucket" in text
+    after = eventually(
+        lambda: (
+            (m := scrape())
+            and value(m, applied[0], **applied[1]) >= value(before, applied[0], **applied[1]) + 3
+            and m
+        )
+    )
+    assert value(after, applied[0], **applied[1]) - value(before, applied[0], **applied[1]) == 3
+    assert value(after, decode[0], **decode[1]) - value(before, decode[0], **decode[1]) == 1
+    lag = eventually(lambda: value(scrape(), "replicator_end_to_end_lag_seconds", table="networks") or None)
+    assert 0 < lag < 30, "end-to-end lag must be fresh (heartbeats) and small on an idle V1"
+    assert value(after, "replicator_apply_batch_duration_seconds_count") > 0
     ready = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=5)
     assert ready.status_code == 200 and ready.json()["ready"] is True
 
