@@ -10,7 +10,19 @@ import sys
 
 import typer
 
-from replicator.cli import connector, db, demo, mapping, orphans, parity, report, stack, status, worker
+from replicator.cli import (
+    connector,
+    db,
+    demo,
+    mapping,
+    orphans,
+    parity,
+    report,
+    stack,
+    status,
+    verify,
+    worker,
+)
 from replicator.errors import ConfigError, ReplicatorError, StackError
 
 EXIT_PROBLEM = 1
@@ -28,6 +40,7 @@ app.add_typer(orphans.app, name="orphans")
 app.command("status")(status.status)
 app.command("parity")(parity.parity)
 app.command("report")(report.report)
+app.command("verify")(verify.verify)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ Plain JSON types pass through (``None``, bool, int, str, float); anything JSON w
 from __future__ import annotations
 
 import base64
+import math
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,8 +21,14 @@ from replicator.mapping.engine import Delete, Upsert
 from replicator.pipeline.envelope import Position
 from replicator.pipeline.planner import Positioned
 
+_INT64 = range(-(2**63), 2**63)
+
 
 def encode_value(value: Any) -> Any:  # noqa: PLR0911 - one branch per tagged type reads best
+    if isinstance(value, int) and not isinstance(value, bool) and value not in _INT64:
+        return {"$int": str(value)}  # JSON integers beyond 64 bits are not portable
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"$f": repr(value)}  # JSON has no Infinity/NaN; PostgreSQL floats do
     if value is None or isinstance(value, bool | int | str | float):
         return value
     if isinstance(value, Decimal):
@@ -46,6 +53,8 @@ def encode_value(value: Any) -> Any:  # noqa: PLR0911 - one branch per tagged ty
 
 
 _DECODERS: dict[str, Any] = {
+    "$int": int,
+    "$f": float,
     "$d": Decimal,
     "$ts": datetime.fromisoformat,
     "$date": date.fromisoformat,

@@ -10,16 +10,19 @@ import psycopg
 from psycopg import sql
 
 from replicator.mapping.model import Mapping as MappingModel
-from replicator.mapping.sql import copied_column
+from replicator.mapping.sql import copied_column, filter_sql
 from replicator.pipeline.fk import ParentRef, RowId
 
 
 def v1_presence(
     conn: psycopg.Connection[tuple[Any, ...]], mapping: MappingModel, refs: Mapping[RowId, ParentRef]
 ) -> dict[RowId, bool]:
-    """For each ref: True when some V1 source of its V2 parent table holds a row with that key.
+    """For each ref: True when some V1 source of its V2 parent table holds a row with that key that
+    passes the source's filter — a row that will reach V2. A V1 row the mapping filters out never
+    arrives, so a child waiting for it is an orphan, not a child to keep parked.
 
     A parent whose key is computed by a transform cannot be looked up in V1 and counts as absent.
+    (Not followed further: a parent that is itself an orphan dropped by policy counts as present.)
     """
     out: dict[RowId, bool] = {}
     for rid, ref in refs.items():
@@ -28,12 +31,14 @@ def v1_presence(
             columns = [copied_column(source, k) for k in source.key]
             if any(c is None for c in columns):
                 continue
-            statement = sql.SQL("SELECT 1 FROM {}.{} WHERE {} LIMIT 1").format(
+            passes, filter_params = filter_sql("p", source.filter)
+            statement = sql.SQL("SELECT 1 FROM {}.{} p WHERE {} AND {} LIMIT 1").format(
                 sql.Identifier(mapping.source_schema),
                 sql.Identifier(source.source),
-                sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in columns if c),
+                sql.SQL(" AND ").join(sql.SQL("p.{} = %s").format(sql.Identifier(c)) for c in columns if c),
+                passes,
             )
-            if conn.execute(statement, list(ref.key)).fetchone() is not None:
+            if conn.execute(statement, [*ref.key, *filter_params]).fetchone() is not None:
                 found = True
                 break
         out[rid] = found
