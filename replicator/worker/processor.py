@@ -35,10 +35,8 @@ from replicator.pipeline.planner import (
     Step,
     lookup_request,
     plan_batch,
-    resolve,
-    tally,
-    v1_checks,
 )
+from replicator.pipeline.resolver import resolve, tally, v1_checks
 from replicator.pipeline.values import RowDecoder
 from replicator.sink.store import Original, V2Store
 from replicator.sink.v1 import v1_presence

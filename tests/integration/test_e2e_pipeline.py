@@ -150,6 +150,17 @@ def test_initial_sync_fills_v2_exactly(pipeline: Pipeline) -> None:
     assert ledger.get("orphan_dropped", 0) > 0
 
 
+def test_dashboard_calculations_match_after_replication(pipeline: Pipeline) -> None:
+    """Every dashboards2.0 calculation pair returns identical results on V1 and the replicated V2."""
+    from replicator.parity.calculations import load_calculations, run_calculations
+
+    pipeline.drained()
+    with pipeline.v1() as v1, pipeline.v2() as v2:
+        results = run_calculations(load_calculations(), v1, v2)
+    assert [r.name for r in results if not r.passed] == []
+    assert len(results) == 12
+
+
 def test_accounting_adds_up(pipeline: Pipeline) -> None:
     """consumed = applied + skipped + dead-lettered + orphan outcomes + (parked − released), per table/op."""
     from replicator.status import read_status

@@ -23,10 +23,8 @@ from replicator.pipeline.planner import (
     Step,
     lookup_request,
     plan_batch,
-    resolve,
-    tally,
-    v1_checks,
 )
+from replicator.pipeline.resolver import resolve, tally, v1_checks
 from tests.unit.pipeline.test_fk import GRAPH, SECOND, rid, up
 
 NOW = 1_000 * SECOND
