@@ -163,13 +163,23 @@ class PostgresCluster:
             what="accept connections",
         )
 
-    def stop(self) -> None:
-        if not self.running():
+    def stop(self, timeout: float = 60.0) -> None:
+        """Fast shutdown; returns only once the postmaster process itself has exited (pg_ctl -w returns
+        when postmaster.pid is gone, which is slightly earlier)."""
+        pid = self.pid()
+        if pid is None or not pid_alive(pid):
             return
         bindir = postgres_bin()
         run(
             self.component,
             _as_pg_user([str(bindir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"]),
+        )
+        wait_until(
+            self.component,
+            lambda: not pid_alive(pid),
+            timeout=timeout,
+            log_path=self.log_path,
+            what=f"exit (pid {pid})",
         )
 
     def purge(self) -> None:

@@ -256,10 +256,21 @@ def _write_v1_continuously(pipeline: Pipeline, stop: threading.Event, seconds: f
 def test_continuous_verification_has_no_false_alarm_and_still_catches_corruption(pipeline: Pipeline) -> None:
     """While V1 changes for 75 s, no cycle reports a mismatch — until a row is corrupted in V2, which is
     then reported with exactly its key, and exported as the failed table's gauge."""
+    _continuous_scenario(pipeline, write_seconds=75.0)
+
+
+@pytest.mark.slow
+def test_continuous_verification_over_five_minutes_of_writes(pipeline: Pipeline) -> None:
+    """The same with five minutes of continuous V1 writes (the parallel run's conditions, longer)."""
+    _continuous_scenario(pipeline, write_seconds=300.0)
+
+
+def _continuous_scenario(pipeline: Pipeline, *, write_seconds: float) -> None:
     stop_writes = threading.Event()
     writes: list[int] = []
     writer = threading.Thread(
-        target=lambda: writes.append(_write_v1_continuously(pipeline, stop_writes, 75.0)), daemon=True
+        target=lambda: writes.append(_write_v1_continuously(pipeline, stop_writes, write_seconds)),
+        daemon=True,
     )
     with pipeline.v2() as v2:
         corrupt = v2.execute("SELECT min(id) FROM networks").fetchone()[0]  # type: ignore[index]
@@ -290,7 +301,7 @@ def test_continuous_verification_has_no_false_alarm_and_still_catches_corruption
             chunk_rows=CHUNK_ROWS,
             interval=0.5,
             fence_timeout=120,
-            cycles=40,
+            cycles=40 + int(write_seconds),
             metrics=Metrics(registry),
             on_cycle=on_cycle,
             stop=stop,
