@@ -22,19 +22,19 @@ from replicator.connect.client import ConnectClient
 from replicator.connect.config import load_connector
 from replicator.demo import spec
 from replicator.demo.load import seed
-from replicator.drain import wait_drained, wait_slot_caught_up
+from replicator.demo.reset import reset_pipeline
+from replicator.drain import wait_drained
 from replicator.errors import ReplicatorError
-from replicator.kafka_util import end_offsets, reset_group
+from replicator.kafka_util import end_offsets
 from replicator.mapping.catalog import read_catalog
 from replicator.mapping.check import Level, check_mapping
 from replicator.mapping.model import Mapping, load_mapping
 from replicator.orphans.scan import OrphanScan, scan
 from replicator.stack.manager import Stack, open_stack
 from replicator.status import read_status
-from replicator.worker.app import ensure_topics, source_topics
+from replicator.worker.app import source_topics
 
 WORKERS = 2
-STATE_TABLES = ("row_version", "parked", "ledger", "progress")
 Conn = psycopg.Connection[tuple[object, ...]]
 
 
@@ -73,7 +73,9 @@ def _prepare(stack: Stack, mapping: Mapping, *, scale: float, reseed: bool) -> B
         if reseed or not _scenario_present(v1):
             if registered and not reseed:
                 raise ReplicatorError("the connector exists but V1 has no scenario: run with --reseed")
-            reset_pipeline(stack, mapping)
+            for worker in stack.workers():
+                worker.stop()
+            reset_pipeline(stack.settings, mapping)
             with table_progress("seed") as progress:
                 report = seed(v1, v2, scale=scale, progress=progress)
             progress_line(
@@ -194,19 +196,3 @@ def _rows(conn: Conn, tables: list[str]) -> dict[str, int]:
         row = conn.execute(sql.SQL("SELECT count(*) FROM public.{}").format(sql.Identifier(name))).fetchone()
         out[name] = int(row[0]) if row else 0  # type: ignore[call-overload]
     return out
-
-
-def reset_pipeline(stack: Stack, mapping: Mapping) -> None:
-    """Before a (re)seed: stop workers, forget their V2 state, start the group after the existing history
-    (the V1 tables are recreated, so earlier change events describe rows that no longer exist)."""
-    for worker in stack.workers():
-        worker.stop()
-    settings = stack.settings
-    with psycopg.connect(settings.v2_admin.conninfo(), autocommit=True) as v2:
-        present = v2.execute("SELECT to_regclass('replicator.row_version') IS NOT NULL").fetchone()
-        if present and present[0]:
-            v2.execute("TRUNCATE " + ", ".join(f"replicator.{t}" for t in STATE_TABLES))
-    topics = source_topics(sorted({t.source for t in mapping.tables}))
-    ensure_topics(settings, topics)
-    wait_slot_caught_up(settings)  # else events still in flight would land after the reset point
-    reset_group(settings.kafka_bootstrap, settings.consumer_group, topics, to="latest")

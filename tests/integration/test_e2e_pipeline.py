@@ -23,11 +23,12 @@ from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from replicator.demo.load import SCHEMAS_DIR, seed
-from replicator.drain import wait_drained, wait_slot_caught_up
+from replicator.demo.reset import reset_pipeline
+from replicator.drain import wait_drained
 from replicator.kafka_util import end_offsets, group_offsets, reset_group
 from replicator.mapping.model import Mapping, load_mapping
 from replicator.stack.manager import Stack
-from replicator.worker.app import ensure_topics, source_topics
+from replicator.worker.app import source_topics
 from tests.integration.conftest import eventually
 from tests.integration.kafka_util import read_topic
 from tests.support.expected import actual_v2, diff, v1_through_mapping
@@ -37,7 +38,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 SCALE = 0.02
 WORKER = 1
 GROUP = "replicator-e2e"
-STATE_TABLES = ("row_version", "parked", "ledger", "progress")
 
 
 @dataclass
@@ -124,11 +124,7 @@ def pipeline(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     mapping = load_mapping(mapping_file)
     settings = stack.settings
     topics = source_topics(sorted({t.source for t in mapping.tables}))
-    ensure_topics(settings, [*topics, settings.dead_letter_topic])
-    wait_slot_caught_up(settings)  # earlier seeds' events still in flight would land after the reset
-    start = reset_group(settings.kafka_bootstrap, GROUP, topics, to="latest")  # earlier history: not ours
-    with psycopg.connect(settings.v2_admin.conninfo(), autocommit=True) as v2:
-        v2.execute("TRUNCATE " + ", ".join(f"replicator.{t}" for t in STATE_TABLES))
+    start = reset_pipeline(settings.model_copy(update={"consumer_group": GROUP}), mapping)
     with (
         psycopg.connect(settings.v1_admin.conninfo()) as v1,
         psycopg.connect(settings.v2_admin.conninfo()) as v2,

@@ -21,23 +21,22 @@ from typer.testing import CliRunner
 
 from replicator.cli.verify import verify as verify_command
 from replicator.demo.load import SCHEMAS_DIR, seed
-from replicator.drain import wait_drained, wait_slot_caught_up
+from replicator.demo.reset import reset_pipeline
+from replicator.drain import wait_drained
 from replicator.errors import ConfigError
-from replicator.kafka_util import reset_group
 from replicator.mapping.model import Mapping, load_mapping
 from replicator.metrics import Metrics
 from replicator.settings import Settings
 from replicator.stack.manager import Stack
 from replicator.verify.continuous import Cycle, run_continuous
 from replicator.verify.run import verify
-from replicator.worker.app import ensure_topics, source_topics
+from replicator.worker.app import source_topics
 
 pytestmark = [pytest.mark.integration]
 
 SCALE = 0.02
 WORKER = 1
 GROUP = "replicator-verify"
-STATE_TABLES = ("row_version", "parked", "ledger", "progress", "verification")
 CHUNK_ROWS = 150
 
 
@@ -70,11 +69,7 @@ def pipeline(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         update={"consumer_group": GROUP, "state_dir": tmp_path_factory.mktemp("verify-state")}
     )
     topics = source_topics(sorted({t.source for t in mapping.tables}))
-    ensure_topics(settings, [*topics, settings.dead_letter_topic])
-    wait_slot_caught_up(settings)
-    reset_group(settings.kafka_bootstrap, GROUP, topics, to="latest")
-    with psycopg.connect(settings.v2_admin.conninfo(), autocommit=True) as v2:
-        v2.execute("TRUNCATE " + ", ".join(f"replicator.{t}" for t in STATE_TABLES))
+    reset_pipeline(settings, mapping)
     with (
         psycopg.connect(settings.v1_admin.conninfo()) as v1,
         psycopg.connect(settings.v2_admin.conninfo()) as v2,

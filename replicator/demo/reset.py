@@ -1,0 +1,31 @@
+"""Start a consumer group afresh before (re)seeding: V2 bookkeeping forgotten, history skipped.
+
+Seeding recreates V1's tables; DDL is not captured, so earlier change events in the topics describe
+rows that no longer exist. The group therefore starts at the end of its topics — after waiting for
+Debezium to ship everything V1 had committed, or events still in flight would land after the reset.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from kafka import TopicPartition
+
+from replicator.drain import wait_slot_caught_up
+from replicator.kafka_util import reset_group
+from replicator.mapping.model import Mapping
+from replicator.settings import Settings
+from replicator.worker.app import ensure_topics, source_topics
+
+STATE_TABLES = ("row_version", "parked", "ledger", "progress", "verification")
+
+
+def reset_pipeline(settings: Settings, mapping: Mapping) -> dict[TopicPartition, int]:
+    """Workers of ``settings.consumer_group`` must be stopped. Returns the group's new start offsets."""
+    with psycopg.connect(settings.v2_admin.conninfo(), autocommit=True) as v2:
+        present = v2.execute("SELECT to_regclass('replicator.row_version') IS NOT NULL").fetchone()
+        if present and present[0]:
+            v2.execute("TRUNCATE " + ", ".join(f"replicator.{t}" for t in STATE_TABLES))
+    topics = source_topics(sorted({t.source for t in mapping.tables}))
+    ensure_topics(settings, [*topics, settings.dead_letter_topic])
+    wait_slot_caught_up(settings)
+    return reset_group(settings.kafka_bootstrap, settings.consumer_group, topics, to="latest")
