@@ -8,7 +8,7 @@ scripts/bootstrap.sh
 
 echo "== ruff"; .venv/bin/ruff check replicator tests bench
 .venv/bin/ruff format --check replicator tests bench
-echo "== mypy"; .venv/bin/mypy replicator
+echo "== mypy"; .venv/bin/mypy replicator bench
 marker="not slow"
 [[ ${REPLICATOR_SLOW:-0} == 1 ]] && marker=""
 echo "== pytest"

@@ -140,6 +140,9 @@ class _Compiled:
     table: model.TableMapping
     columns: tuple[_Column, ...]
     key_columns: tuple[_Column, ...]
+    sources: frozenset[str]  # every V1 column some V2 column reads
+    # per V2 column in mapping order: (name, V1 column copied as is, or None and the column to compute)
+    plan: tuple[tuple[str, str, None] | tuple[str, None, _Column], ...]
 
 
 def _compile(table: model.TableMapping) -> _Compiled:
@@ -148,7 +151,17 @@ def _compile(table: model.TableMapping) -> _Compiled:
         fn = transforms.resolve(spec.transform).bind(spec.args) if spec.transform else None
         columns.append(_Column(name, spec.sources, spec.const, spec.is_const, spec.transform, fn))
     by_name = {c.name: c for c in columns}
-    return _Compiled(table, tuple(columns), tuple(by_name[k] for k in table.key))
+    plan: list[tuple[str, str, None] | tuple[str, None, _Column]] = [
+        (c.name, c.sources[0], None) if c.fn is None and not c.is_const else (c.name, None, c)
+        for c in columns
+    ]
+    return _Compiled(
+        table,
+        tuple(columns),
+        tuple(by_name[k] for k in table.key),
+        frozenset(s for c in columns for s in c.sources),
+        tuple(plan),
+    )
 
 
 class MappingEngine:
@@ -312,11 +325,10 @@ def _filter_required(compiled: _Compiled, row: SourceRow, values: Mapping[str, o
 def _compute(compiled: _Compiled, column: _Column, values: Mapping[str, object]) -> object:
     if column.is_const:
         return column.const
-    inputs = tuple(values[c] for c in column.sources)
     if column.fn is None:
-        return inputs[0]
+        return values[column.sources[0]]
     try:
-        return column.fn(inputs)
+        return column.fn(tuple([values[c] for c in column.sources]))
     except TransformFailure as exc:
         raise TransformError(
             mapping=compiled.table.name,
@@ -337,6 +349,12 @@ def _key(compiled: _Compiled, v1_table: str, values: Mapping[str, object]) -> tu
 
 def _upsert(compiled: _Compiled, row: SourceRow, values: Mapping[str, object]) -> Upsert:
     table = compiled.table
+    if compiled.sources <= values.keys():  # every input came (the common case): no per-column checks
+        full = {
+            name: values[source] if column is None else _compute(compiled, column, values)  # type: ignore[index]
+            for name, source, column in compiled.plan
+        }
+        return Upsert(table.target, table.name, tuple([full[k] for k in table.key]), full, frozenset())
     out: dict[str, object] = {}
     missing: set[str] = set()
     absent: set[str] = set()

@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Mapping, Sequence, Set
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 import orjson
@@ -106,6 +106,12 @@ def canonical_key(values: Sequence[object]) -> str:
     ``Decimal('1.5')``/``Decimal('1.50')``, one instant in two time zones, a UUID and its text.
     Raises ``TypeError`` for a type no key column can hold.
     """
+    # Integer keys (the common case) spelled as orjson would spell them: nothing to escape.
+    if len(values) == 1:
+        if type(values[0]) is int:
+            return f'[["i","{values[0]}"]]'
+    elif all(type(v) is int for v in values):
+        return "[" + ",".join([f'["i","{v}"]' for v in values]) + "]"
     return orjson.dumps([_tag(v) for v in values]).decode()
 
 
@@ -136,10 +142,11 @@ class ParentRef:
     table: str
     key: tuple[object, ...]
     child_columns: tuple[str, ...]
+    id: RowId = field(init=False, compare=False, repr=False)
+    """The parent's ``RowId``: computed once, the resolver asks for it many times."""
 
-    @property
-    def id(self) -> RowId:
-        return row_id(self.table, self.key)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id", row_id(self.table, self.key))
 
     def describe(self) -> str:
         """``relationship → table[canonical key]``: names the parent, for headers and logs (key only)."""
@@ -239,14 +246,15 @@ def parent_refs(change: Upsert, graph: FkGraph | model.Mapping) -> list[ParentRe
     left out of the upsert (unchanged TOAST) are not checked again."""
     fk = graph if isinstance(graph, FkGraph) else FkGraph(graph)
     refs: list[ParentRef] = []
-    own = row_id(change.table, change.key)
+    row = change.values
     for rel, order in fk.relationships_for(change.table):
-        values = [change.values.get(c) for c in rel.columns]
-        if any(v is None for v in values) or any(c not in change.values for c in rel.columns):
+        values = [row.get(c) for c in rel.columns]  # absent (unchanged TOAST) reads as None: skipped too
+        if None in values:
             continue
-        ref = ParentRef(rel.name, rel.references, tuple(values[i] for i in order), rel.columns)
-        if ref.id != own:
-            refs.append(ref)
+        key = tuple([values[i] for i in order])
+        if rel.references == change.table and canonical_key(key) == canonical_key(change.key):
+            continue  # the row references itself
+        refs.append(ParentRef(rel.name, rel.references, key, rel.columns))
     return refs
 
 
@@ -358,7 +366,11 @@ def decide(
             columns = tuple(c for r in orphaned for c in r.child_columns)
             nulled = replace(change, values={**change.values, **dict.fromkeys(columns)})
             return Orphan(SetNull(columns, nulled), tuple(orphaned))
-    deadline = min(since + policies[r.relationship].park_timeout_us for r in missing)
+    # A timed-out ref whose parent V1 still holds is checked again one timeout from now: a deadline left
+    # in the past would put the item first in every sweep, ahead of everything else that is due.
+    deadline = min(
+        (now_us if r in late else since) + policies[r.relationship].park_timeout_us for r in missing
+    )
     return Park(
         missing=missing,
         waiting_for=frozenset(r.id for r in missing),

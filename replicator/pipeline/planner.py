@@ -83,10 +83,11 @@ class Positioned:
     partition: int
     offset: int
     commit_ts_us: int
+    row: RowId = field(init=False, compare=False, repr=False)
+    """The V2 row the change writes: computed once, planner, resolver and sink all key by it."""
 
-    @property
-    def row(self) -> RowId:
-        return row_id(self.change.table, self.change.key)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "row", row_id(self.change.table, self.change.key))
 
     @property
     def op(self) -> str:
@@ -157,6 +158,9 @@ class BatchPlan:
     stale: frozenset[int]
     touched: frozenset[RowId]
     request: LookupRequest
+    refs: Mapping[int, list[ParentRef]] = field(default_factory=dict)
+    """Parent references of each live upsert (by index into ``items``): computed once, read again by
+    ``resolve``."""
 
 
 # ---------------------------------------------------------------- outputs
@@ -211,10 +215,6 @@ class Step:
 # ---------------------------------------------------------------- planning
 
 
-def _parents_of(change: Write, graph: FkGraph) -> list[ParentRef]:
-    return parent_refs(change, graph) if isinstance(change, Upsert) else []
-
-
 def _children_of(change: Write, graph: FkGraph) -> list[ChildLookup]:
     if not isinstance(change, Delete):
         return []
@@ -226,16 +226,25 @@ def _children_of(change: Write, graph: FkGraph) -> list[ChildLookup]:
     return out
 
 
-def _request(items: Sequence[Positioned], graph: FkGraph) -> LookupRequest:
+def _request(
+    items: Sequence[Positioned], graph: FkGraph, refs: dict[int, list[ParentRef]] | None = None
+) -> LookupRequest:
+    """What to read for ``items``; fills ``refs`` (by position in ``items``) with each upsert's parents."""
     parents: dict[str, set[tuple[object, ...]]] = {}
     rows: dict[str, set[tuple[object, ...]]] = {}
     children: dict[tuple[RowId, str], ChildLookup] = {}
-    for item in items:
-        rows.setdefault(item.change.table, set()).add(item.change.key)
-        for ref in _parents_of(item.change, graph):
-            parents.setdefault(ref.table, set()).add(ref.key)
-        for lookup in _children_of(item.change, graph):
-            children.setdefault((lookup.parent, lookup.relationship), lookup)
+    for index, item in enumerate(items):
+        change = item.change
+        rows.setdefault(change.table, set()).add(change.key)
+        if isinstance(change, Upsert):
+            item_refs = parent_refs(change, graph)
+            if refs is not None:
+                refs[index] = item_refs
+            for ref in item_refs:
+                parents.setdefault(ref.table, set()).add(ref.key)
+        else:
+            for lookup in _children_of(change, graph):
+                children.setdefault((lookup.parent, lookup.relationship), lookup)
     return LookupRequest(
         {t: frozenset(k) for t, k in parents.items()},
         {t: frozenset(k) for t, k in rows.items()},
@@ -257,14 +266,17 @@ def plan_batch(items: Sequence[Positioned], graph: FkGraph | model.Mapping) -> B
             continue
         best[row] = item.position
         chains.setdefault(row, []).append(index)
-    live = [items[i] for i in range(len(items)) if i not in stale]
+    live = [i for i in range(len(items)) if i not in stale]
+    refs: dict[int, list[ParentRef]] = {}
+    request = _request([items[i] for i in live], fk, refs)
     return BatchPlan(
         graph=fk,
         items=tuple(items),
         chains={r: tuple(c) for r, c in chains.items()},
         stale=frozenset(stale),
         touched=frozenset(chains) | frozenset(items[i].row for i in stale),
-        request=_request(live, fk),
+        request=request,
+        refs={live[i]: r for i, r in refs.items()},
     )
 
 

@@ -17,6 +17,7 @@ from replicator.pipeline.fk import (
     DeadLetter,
     Decision,
     Drop,
+    FkGraph,
     ParentRef,
     Park,
     RowId,
@@ -47,6 +48,7 @@ class _Entry:
     from_parked: bool
     since_us: int | None
     fixup: bool = False
+    refs: list[ParentRef] | None = None  # the item's parent refs when the planner computed them
 
 
 @dataclass(slots=True)
@@ -90,19 +92,21 @@ class _Resolver:
             entries.setdefault(p.item.row, []).append(_Entry(p.item, True, p.since_us, p.fixup))
             first.setdefault(p.item.row, seq)
         for row, indexes in plan.chains.items():
-            entries.setdefault(row, []).extend(_Entry(plan.items[i], False, None) for i in indexes)
+            entries.setdefault(row, []).extend(
+                [_Entry(plan.items[i], False, None, refs=plan.refs.get(i)) for i in indexes]
+            )
             first.setdefault(row, indexes[0])
         self.chains: dict[RowId, _Chain] = {}
         for row, all_entries in entries.items():
-            chain_entries = self._drop_out_of_order(all_entries)
-            if not chain_entries:
-                continue
+            chain_entries = all_entries if len(all_entries) == 1 else self._drop_out_of_order(all_entries)
             last = chain_entries[-1].item.change
             rank = self.graph.rank.get(last.table, 0)
             placement = (1, -rank, first[row]) if isinstance(last, Delete) else (0, rank, first[row])
             self.chains[row] = _Chain(row, deque(chain_entries), placement)
             self.remaining[row] = len(chain_entries)
-            self.remaining_upserts[row] = sum(isinstance(e.item.change, Upsert) for e in chain_entries)
+            self.remaining_upserts[row] = [isinstance(e.item.change, Upsert) for e in chain_entries].count(
+                True
+            )
         waiting_for = {p.item.row: p.waiting_for for p in lookups.parked}
         for row, chain in self.chains.items():
             # a parked row whose awaited rows change in this batch is released right after them
@@ -155,6 +159,9 @@ class _Resolver:
         else:
             self.present[row] = True
             self.versions[row] = RowVersion(position, deleted=False)
+            if not self.referencing:  # no delete in the batch waits for children: nothing to track
+                self._run_fixups(row)
+                return
             determined = {
                 rel.references
                 for rel, _ in self.graph.relationships_for(change.table)
@@ -184,7 +191,10 @@ class _Resolver:
         self._wake(chain.row)
 
     def _wake(self, row: RowId) -> None:
-        woken = sorted(self.waiters.pop(row, set()), key=lambda r: self.chains[r].placement, reverse=True)
+        waiting_rows = self.waiters.pop(row, None)
+        if not waiting_rows:
+            return
+        woken = sorted(waiting_rows, key=lambda r: self.chains[r].placement, reverse=True)
         for waiting in woken:  # pushed latest-placed first, so the earliest runs first
             chain = self.chains[waiting]
             if chain.state == "blocked":
@@ -234,7 +244,7 @@ class _Resolver:
             return True
         decision: Decision
         if isinstance(change, Upsert):
-            refs = parent_refs(change, self.graph)
+            refs = _refs(entry, change, self.graph)
             _, held = self._held_parents(chain.row, refs)
             if held and not force:
                 self._block(chain, held)
@@ -338,7 +348,7 @@ class _Resolver:
             change = entry.item.change
             if not isinstance(change, Upsert) or chain.row in self.fixups:
                 continue
-            refs = parent_refs(change, self.graph)
+            refs = _refs(entry, change, self.graph)
             missing, held = self._held_parents(chain.row, refs)
             held_refs = [r for r in missing if r.id in held]
             if not held_refs or any(
@@ -391,6 +401,10 @@ class _Resolver:
             )
             self._emit(Action.PARK, fix.entry, fix.change, Outcome.PARKED, park=info)
         return self.steps
+
+
+def _refs(entry: _Entry, change: Upsert, graph: FkGraph) -> list[ParentRef]:
+    return entry.refs if entry.refs is not None else parent_refs(change, graph)
 
 
 def resolve(plan: BatchPlan, lookups: Lookups) -> list[Step]:

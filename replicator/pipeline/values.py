@@ -172,11 +172,11 @@ class RowDecoder:
         self._decoders: Mapping[str, tuple[Decoder, str]] = {
             c.name: (column_decoder(c), c.type_name) for c in table.columns
         }
+        self._names = frozenset(self._decoders)
 
     def decode(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        unknown = frozenset(row) - frozenset(self._decoders)
-        if unknown:
-            raise SchemaMismatchError(self.table, unknown)
+        if not self._names.issuperset(row):
+            raise SchemaMismatchError(self.table, frozenset(row) - self._names)
         out: dict[str, Any] = {}
         for name, value in row.items():
             if value is None:

@@ -1,5 +1,8 @@
 """V2 reads and writes for one batch, inside one transaction. The decisions are the planner's.
 
+Arrays travel in binary (``%b``): psycopg's text array dumper escapes element by element with a regex,
+which the profile of the replay benchmark (``bench/apply.py``) showed as the largest single CPU cost.
+
 Reads: parked items of the touched rows, which parents exist, row versions, children of deleted rows.
 Writes: data (set-based: COPY into a per-table temp staging table, then one INSERT … ON CONFLICT or
 DELETE per table run), row versions, parked items, the ledger and progress.
@@ -60,26 +63,35 @@ class LoadedParked:
     originals: dict[tuple[str, int, int], Original] = field(default_factory=dict)
 
 
-WAITERS_SQL = "SELECT DISTINCT tbl || ' ' || pk FROM replicator.parked WHERE waiting_for && %s::text[]"
+WAITERS_SQL = "SELECT DISTINCT tbl || ' ' || pk FROM replicator.parked WHERE waiting_for && %b::text[]"
 EXPIRED_SQL = """
 SELECT DISTINCT tbl || ' ' || pk
-FROM (SELECT tbl, pk FROM replicator.parked WHERE deadline_us <= %s AND tbl = ANY(%s)
+FROM (SELECT tbl, pk FROM replicator.parked WHERE deadline_us <= %s AND tbl = ANY(%b::text[])
       ORDER BY deadline_us LIMIT %s FOR UPDATE SKIP LOCKED) due
 """
+AWAITED_PARKED_SQL = """
+SELECT DISTINCT p.tbl || ' ' || p.pk FROM replicator.parked p
+WHERE (p.tbl, p.pk) IN (
+    SELECT split_part(w, ' ', 1), substr(w, strpos(w, ' ') + 1)
+    FROM replicator.parked q, unnest(q.waiting_for) AS w
+    WHERE (q.tbl, q.pk) IN (SELECT * FROM unnest(%b::text[], %b::text[])))
+"""
+CLOSURE_MAX_ROWS = 5000
+"""Bound on the rows one batch loads from the parked set (see ``V2Store._closure``)."""
 PARKED_ROWS_SQL = """
 SELECT tbl, pk, commit_lsn, lsn, fixup, since_us, deadline_us, waiting_for, item, orig_key, orig_value
 FROM replicator.parked
-WHERE (tbl, pk) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
+WHERE (tbl, pk) IN (SELECT * FROM unnest(%b::text[], %b::text[]))
 ORDER BY tbl, pk, commit_lsn, lsn, fixup
 FOR UPDATE
 """
 VERSIONS_SQL = """
 SELECT tbl, pk, commit_lsn, lsn, deleted FROM replicator.row_version
-WHERE (tbl, pk) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
+WHERE (tbl, pk) IN (SELECT * FROM unnest(%b::text[], %b::text[]))
 """
 WRITE_VERSIONS_SQL = """
 INSERT INTO replicator.row_version (tbl, pk, commit_lsn, lsn, deleted)
-SELECT * FROM unnest(%s::text[], %s::text[], %s::int8[], %s::int8[], %s::bool[])
+SELECT * FROM unnest(%b::text[], %b::text[], %b::int8[], %b::int8[], %b::bool[])
 ON CONFLICT (tbl, pk) DO UPDATE
 SET commit_lsn = EXCLUDED.commit_lsn, lsn = EXCLUDED.lsn, deleted = EXCLUDED.deleted
 WHERE (row_version.commit_lsn, row_version.lsn) < (EXCLUDED.commit_lsn, EXCLUDED.lsn)
@@ -123,16 +135,28 @@ class V2Store:
         rows = {rid_text(r) for r in touched}
         if not rows:
             return LoadedParked()
-        waiters = self.conn.execute(WAITERS_SQL, [list(rows)]).fetchall()
-        rows.update(w[0] for w in waiters)
-        return self._load_rows(rows)
+        return self._load_rows(self._closure(rows))
 
     def load_expired(self, now_us: int, limit: int) -> LoadedParked:
         """Parked rows with an item past its deadline (each whole row, so its order holds). Rows another
         worker is handling are skipped."""
         tables = sorted(self.graph.keys)  # only this mapping's tables: never another pipeline's state
         due = self.conn.execute(EXPIRED_SQL, [now_us, tables, limit]).fetchall()
-        return self._load_rows({d[0] for d in due})
+        return self._load_rows(self._closure({d[0] for d in due}) if due else set())
+
+    def _closure(self, seeds: set[str]) -> set[str]:
+        """``seeds`` plus the parked rows linked to them, transitively: rows waiting for them (released
+        with them) and parked rows they wait for (a parent that is itself parked, or the other half of
+        a cycle). Resolving only part of such a chain would leave the rest parked for good: nothing
+        else ever touches a row that already arrived."""
+        rows, frontier = set(seeds), set(seeds)
+        while frontier and len(rows) < CLOSURE_MAX_ROWS:
+            found = {w[0] for w in self.conn.execute(WAITERS_SQL, [sorted(frontier)])}
+            tables, keys = zip(*(rid_parse(r) for r in sorted(frontier)), strict=True)
+            found.update(a[0] for a in self.conn.execute(AWAITED_PARKED_SQL, [list(tables), list(keys)]))
+            frontier = found - rows
+            rows |= frontier
+        return rows
 
     def _load_rows(self, rows: set[str]) -> LoadedParked:
         out = LoadedParked()

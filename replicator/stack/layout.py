@@ -97,6 +97,8 @@ def postgresql_conf(*, port: int, logical: bool) -> str:
         "log_line_prefix = '%m [%p] %u@%d '",
         # Never log statement text: it can carry row payloads.
         "log_min_error_statement = panic",
+        # Commit timestamps make end-to-end lag measurable commit to commit (bench/lag.py).
+        "track_commit_timestamp = on",
     ]
     if logical:
         lines += [

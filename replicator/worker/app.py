@@ -1,8 +1,9 @@
 """The Faust app: declares the app, its topics and web views, and runs short loops that call the core.
 
-One agent consumes every mapped V1 table topic and the heartbeat topic in batches
-(``noack_take``), hands each batch to the Processor in a thread, and acks the records only after
-the Processor returned — that is, after the V2 transaction committed.
+A task consumes every mapped V1 table topic and the heartbeat topic in batches with one aiokafka
+group consumer (``replicator.worker.consume``: Faust's per-message stream machinery cost more CPU
+than the whole apply path), hands each batch to the Processor in a thread, and commits the offsets
+only after the Processor returned — that is, after the V2 transaction committed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import faust
 import psycopg
+from faust.app.base import BootStrategy
 from prometheus_client import CollectorRegistry, generate_latest
 
 from replicator.connect.config import load_connector
@@ -23,6 +25,7 @@ from replicator.mapping.catalog import read_catalog
 from replicator.mapping.model import Mapping, load_mapping
 from replicator.metrics import Metrics
 from replicator.settings import Settings, load_settings
+from replicator.worker.consume import BatchConsumer
 from replicator.worker.deadletters import DeadLetterProducer
 from replicator.worker.health import Health
 from replicator.worker.processor import BatchResult, Processor, Record
@@ -57,13 +60,6 @@ def ensure_topics(settings: Settings, names: list[str], partitions: int = 3) -> 
                 admin.create_topics([NewTopic(n, partitions, 1) for n in missing])
     finally:
         admin.close()
-
-
-def _headers(raw: Any) -> tuple[tuple[str, bytes], ...]:
-    if not raw:
-        return ()
-    items = raw.items() if isinstance(raw, dict) else raw
-    return tuple((str(k), bytes(v) if v is not None else b"") for k, v in items)
 
 
 class Pipeline:
@@ -135,39 +131,49 @@ class Pipeline:
             gauge.labels(slot="replicator_v1").set(snapshot.slot_wal_bytes)
 
 
+class _NoConsumerBoot(BootStrategy):
+    """Faust's own Kafka consumer stays off: the BatchConsumer task reads the topics."""
+
+    enable_kafka_consumer = False
+
+
+class WorkerApp(faust.App):
+    BootStrategy = _NoConsumerBoot
+
+
 def create_app(settings: Settings, *, mapping_path: Path | None = None) -> faust.App:
     pipeline = Pipeline(settings, load_mapping(mapping_path or settings.mapping_path))
-    app = faust.App(
+    app = WorkerApp(
         settings.consumer_group,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
         datadir=str(settings.state_dir / f"faust-{settings.worker_web_port}"),
         topic_disable_leader=True,
         topic_allow_declare=False,
-        consumer_auto_offset_reset="earliest",
-        broker_commit_interval=1.0,
         web_host=settings.worker_web_host,
         web_port=settings.worker_web_port,
-        key_serializer="raw",
-        value_serializer="raw",
     )
-    source = app.topic(*pipeline.topics, key_type=bytes, value_type=bytes)
 
-    async def apply(stream: Any) -> None:  # faust.Stream; its stubs lack noack_take
-        async for events in stream.noack_take(BATCH_MAX, within=BATCH_WITHIN_S):
-            records = [
-                Record(m.topic, m.partition, m.offset, m.key, m.value, _headers(m.headers))
-                for m in (e.message for e in events)
-            ]
-            result = await asyncio.to_thread(pipeline.batches.process, records)
-            pipeline.metrics.observe_batch(
-                duration_seconds=result.duration_s, size=len(records), committed_at_us=int(time.time() * 1e6)
-            )
-            pipeline.observe(result)
-            for event in events:  # only now: V2 has committed this batch
-                await stream.ack(event)
+    async def apply(records: list[Record]) -> None:
+        result = await asyncio.to_thread(pipeline.batches.process, records)
+        pipeline.metrics.observe_batch(
+            duration_seconds=result.duration_s, size=len(records), committed_at_us=int(time.time() * 1e6)
+        )
+        pipeline.observe(result)
 
-    app.agent(source, name="apply")(apply)
+    source = BatchConsumer(
+        bootstrap=settings.kafka_bootstrap,
+        group=settings.consumer_group,
+        topics=pipeline.topics,
+        apply=apply,
+        batch_max=BATCH_MAX,
+        wait_s=BATCH_WITHIN_S,
+        client_id=f"replicator-worker-{settings.worker_web_port}",
+    )
+
+    @app.task
+    async def consume() -> None:
+        await source.run()
 
     # A timer that raises stops the whole Faust app: both timers report and carry on.
     @app.timer(interval=SWEEP_INTERVAL_S)
@@ -199,8 +205,7 @@ def create_app(settings: Settings, *, mapping_path: Path | None = None) -> faust
 
     @app.page("/ready")
     async def ready(web: Any, request: Any) -> Any:
-        assigned = len(app.consumer.assignment()) if app.consumer else 0
-        state = pipeline.health.ready(assigned_partitions=assigned)
+        state = pipeline.health.ready(assigned_partitions=source.assigned())
         return web.json(state, status=200 if state["ready"] else 503)
 
     return app

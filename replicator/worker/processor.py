@@ -28,6 +28,7 @@ from replicator.mapping.sql import copied_column
 from replicator.pipeline.accounting import Ledger, Outcome
 from replicator.pipeline.deadletter import DeadLetterReason, Stage, dead_letter_record, reason_for
 from replicator.pipeline.envelope import Heartbeat, RowChange, Tombstone, decode
+from replicator.pipeline.envelope import Op as EnvelopeOp
 from replicator.pipeline.fk import FkGraph, canonical_key
 from replicator.pipeline.planner import (
     Action,
@@ -44,6 +45,7 @@ from replicator.sink.v1 import v1_presence
 log = logging.getLogger("replicator.worker")
 
 HEARTBEAT_TABLES = frozenset({("replicator", "heartbeat")})
+_MAP_OP = {op: MapOp(op.value) for op in EnvelopeOp}
 Header = tuple[str, bytes]
 
 
@@ -143,17 +145,17 @@ class Processor:
         originals: dict[tuple[str, int, int], Original] = {}
         failed: list[tuple[Record, BaseException, Stage]] = []
         for record in records:
-            table = record.topic.rsplit(".", 1)[-1]
             try:
                 decoded = decode(
                     record.key, record.value, topic=record.topic, heartbeat_tables=HEARTBEAT_TABLES
                 )
             except TerminalError as exc:
+                table = record.topic.rsplit(".", 1)[-1]
                 ledger.settle(table, "?", Outcome.DEAD_LETTERED, reason=reason_for(exc).value)
                 failed.append((record, exc, Stage.DECODE))
                 continue
             if isinstance(decoded, Tombstone):
-                ledger.settle(table, "tombstone", Outcome.SKIPPED_TOMBSTONE)
+                ledger.settle(record.topic.rsplit(".", 1)[-1], "tombstone", Outcome.SKIPPED_TOMBSTONE)
                 continue
             if isinstance(decoded, Heartbeat):
                 ledger.settle("heartbeat", "heartbeat", Outcome.SKIPPED_HEARTBEAT)
@@ -174,8 +176,8 @@ class Processor:
             originals[(record.topic, record.partition, record.offset)] = Original(
                 record.key, record.value, record.headers
             )
-            for change in changes:
-                items.append(
+            items.extend(
+                [
                     Positioned(
                         change,
                         decoded.position,
@@ -184,18 +186,19 @@ class Processor:
                         record.offset,
                         decoded.commit_ts_us,
                     )
-                )
+                    for change in changes
+                ]
+            )
         return items, originals, failed
 
     def _source_row(self, change: RowChange) -> SourceRow:
         decoder = self.decoders.get(change.table)
+        op = _MAP_OP[change.op]
         if decoder is None:
-            return SourceRow(
-                change.table, MapOp(change.op.value), change.before, change.after, change.unavailable
-            )
+            return SourceRow(change.table, op, change.before, change.after, change.unavailable)
         return SourceRow(
             change.table,
-            MapOp(change.op.value),
+            op,
             decoder.decode(change.before) if change.before is not None else None,
             decoder.decode(change.after) if change.after is not None else None,
             change.unavailable,

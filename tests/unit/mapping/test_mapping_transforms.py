@@ -112,10 +112,16 @@ def test_naive_to_timestamptz_bad_zone() -> None:
 def test_text_to_jsonb() -> None:
     """Valid JSON text passes unchanged (1.10 stays 1.10); invalid text and NaN fail without the text."""
     assert run("text_to_jsonb", '{"a": [1, 2.50]}') == '{"a": [1, 2.50]}'
-    for bad in ("{oops", "NaN"):
+    for bad in ("{oops", "NaN", '{"a": Infinity}'):
         with pytest.raises(TransformFailure) as info:
             run("text_to_jsonb", bad)
         assert bad not in info.value.reason
+
+
+def test_text_to_jsonb_takes_what_jsonb_takes() -> None:
+    """Integers beyond 64 bits and huge exponents are valid jsonb: they pass, unchanged."""
+    for good in ('{"n": 123456789012345678901234567890}', "[1e999]", '"\\ud83d\\ude00"'):
+        assert run("text_to_jsonb", good) == good
 
 
 def test_text_transforms() -> None:

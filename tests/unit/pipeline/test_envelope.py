@@ -78,6 +78,24 @@ def test_unchanged_toast_placeholder_never_reaches_the_row() -> None:
     assert record.unavailable == frozenset({"body", "tags"})
 
 
+def test_escaped_toast_placeholder_is_still_found() -> None:
+    """A placeholder spelled with JSON escapes is found too (the raw-bytes shortcut must not miss it)."""
+    raw = envelope("u", after={"id": 1, "body": "PLACEHOLDER"}).replace(
+        b"PLACEHOLDER", UNAVAILABLE_VALUE.replace("_", "\\u005f").encode()
+    )
+    record = decode(b'{"id":1}', raw)
+    assert isinstance(record, RowChange)
+    assert record.after == {"id": 1} and record.unavailable == frozenset({"body"})
+
+
+def test_row_without_placeholder_keeps_every_column() -> None:
+    """A row with no placeholder comes through whole, with nothing unavailable."""
+    record = decode(b'{"id":1}', envelope("u", after={"id": 1, "body": "__debezium", "tags": []}))
+    assert isinstance(record, RowChange)
+    assert record.after == {"id": 1, "body": "__debezium", "tags": []}
+    assert record.unavailable == frozenset()
+
+
 def test_heartbeat_table_change_is_a_heartbeat() -> None:
     """A change of the heartbeat table is reported as a heartbeat with its commit time."""
     raw = envelope("u", after={"id": 1, "ts": "2024-01-01T00:00:00Z"}, table="heartbeat")

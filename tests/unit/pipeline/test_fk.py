@@ -7,6 +7,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -265,6 +266,9 @@ def test_decide_keeps_parking_when_the_parent_exists_in_v1() -> None:
     decision = _decide(OFFICE, parked_since_us=0, v1_presence={rid("networks", 9): True})
     assert isinstance(decision, Park)
     assert [r.id for r in decision.waiting_in_v1] == [rid("networks", 9)] and decision.check_v1 == ()
+    # Checked again one timeout from now: a deadline left in the past would put the item first in every
+    # sweep, so the sweep would look at the same items forever and never reach the rest.
+    assert decision.deadline_us == 100 * SECOND + 30 * SECOND
 
 
 def test_decide_never_orphans_before_the_timeout() -> None:
@@ -355,3 +359,9 @@ def test_policies_come_from_the_mapping() -> None:
     assert GRAPH.policies["offices_network"].park_timeout_us == 30 * SECOND
     assert GRAPH.policies["teams_lead"].park_timeout_us == 120 * SECOND
     assert GRAPH.delete_timeout_us("agents") == 120 * SECOND
+
+
+@given(st.lists(st.integers(), min_size=1, max_size=3))
+def test_canonical_key_of_integers_is_the_general_spelling(values: list[int]) -> None:
+    """The integer fast path spells a key exactly as the general (orjson) path does: stored keys match."""
+    assert canonical_key(tuple(values)) == orjson.dumps([["i", str(v)] for v in values]).decode()

@@ -1,0 +1,195 @@
+"""``python -m bench``: every system, every scenario, one run on this machine's local stack.
+
+    python -m bench            # scale 1.0 (~296K rows), 300K backlog changes, 3 repeats
+    python -m bench --quick    # scale 0.05, 1 repeat, short load steps: a few minutes
+
+The benchmark runs on its own stack (``.stack-bench/``, ports +400: see bench/stackenv.py), reseeds
+V1 at the chosen scale, then measures initial sync, backlog drain and lag under load for this product
+(a: demo mapping, a0: identity mapping), native logical replication (b) and the Debezium JDBC sink
+(c). It prints a table and writes JSON under bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from typing import Any
+
+import psycopg
+
+from bench import (
+    report,
+    scenarios,
+    stackenv,  # sets the benchmark's state dir and ports before settings load
+    workload,
+)
+from bench.context import Bench
+from bench.systems.base import System
+from replicator.demo.load import seed
+
+FULL = {"scale": 1.0, "repeats": 3, "step_seconds": 30.0, "rates": [1000, 2000, 5000]}
+QUICK = {"scale": 0.05, "repeats": 1, "step_seconds": 10.0, "rates": [500, 1000, 2000]}
+BACKLOG_AT_SCALE_1 = 300_000
+
+
+def _systems(keys: list[str]) -> dict[str, System]:
+    from bench.systems.product import product_systems
+
+    every: dict[str, System] = {s.key: s for s in product_systems()}
+    if "b" in keys:
+        from bench.systems.native import NativeSystem
+
+        every["b"] = NativeSystem()
+    if "c" in keys:
+        from bench.systems.jdbc import JdbcSinkSystem
+
+        every["c"] = JdbcSinkSystem()
+    unknown = sorted(set(keys) - set(every))
+    if unknown:
+        raise SystemExit(f"unknown system(s) {unknown}: choose from a, a0, b, c")
+    return {k: every[k] for k in keys}
+
+
+def _args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small scale, one repeat, short steps")
+    parser.add_argument("--scale", type=float, help="demo scale (1.0 ≈ 296K rows)")
+    parser.add_argument("--repeats", type=int, help="runs per figure; the median is reported")
+    parser.add_argument("--systems", default="a,a0,b,c", help="comma-separated: a, a0, b, c")
+    parser.add_argument("--scenarios", default="initial,backlog,lag", help="initial, backlog, lag")
+    parser.add_argument("--backlog", type=int, help="changes in the backlog (default 300K × scale)")
+    parser.add_argument("--rates", help="offered events/s per lag step, comma-separated")
+    parser.add_argument("--step-seconds", type=float, help="length of a lag step")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds allowed per wait")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _args(sys.argv[1:] if argv is None else argv)
+    mode = dict(QUICK if args.quick else FULL)
+    scale = args.scale or float(mode["scale"])  # type: ignore[arg-type]
+    repeats = args.repeats or int(mode["repeats"])  # type: ignore[call-overload]
+    step_seconds = args.step_seconds or float(mode["step_seconds"])  # type: ignore[arg-type]
+    rates = [int(r) for r in args.rates.split(",")] if args.rates else list(mode["rates"])  # type: ignore[call-overload]
+    changes = args.backlog or round(BACKLOG_AT_SCALE_1 * scale)
+    systems = _systems([k.strip() for k in args.systems.split(",") if k.strip()])
+    wanted = {s.strip() for s in args.scenarios.split(",")}
+
+    say = report.say
+    started = time.time()
+    say(f"stack up ({stackenv.REPO / '.stack-bench'})")
+    bench = Bench.open(scale=scale)
+    report.check_commit_timestamps(bench)
+    for system in systems.values():
+        system.teardown(bench)
+    say(f"seeding V1 at scale {scale}")
+    with (
+        psycopg.connect(bench.settings.v1_admin.conninfo()) as v1,
+        psycopg.connect(bench.settings.v2_admin.conninfo()) as v2,
+    ):
+        seed(v1, v2, scale=scale)
+    with bench.v1() as v1:
+        v1.execute("VACUUM ANALYZE")
+        generator = workload.ChangeGenerator.load(v1)
+
+    results: dict[str, Any] = {
+        "mode": "quick" if args.quick else "full",
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "environment": report.environment(bench),
+        "settings": {
+            "scale": scale,
+            "repeats": repeats,
+            "backlog_changes": changes,
+            "backlog_mix": {"update": 0.7, "insert": 0.2, "delete": 0.1},
+            "backlog_changes_per_txn": 100,
+            "lag_step_seconds": step_seconds,
+            "lag_rates": rates,
+            "systems": {k: {"label": s.label, **_settings(s)} for k, s in systems.items()},
+        },
+    }
+
+    if "initial" in wanted:
+        results["initial_sync"] = {}
+        for key, system in systems.items():
+            runs = []
+            for repeat in range(repeats):
+                runs.append(scenarios.initial_sync(bench, system, timeout=args.timeout))
+                say(f"  {key} initial sync #{repeat + 1}: {runs[-1]['seconds']}s")
+            results["initial_sync"][key] = {"median": _median(runs), "runs": runs}
+
+    if "backlog" in wanted:
+        results["backlog_drain"] = {}
+        for key in [k for k in ("c", "b", "a") if k in systems]:
+            runs = scenarios.backlog_drain(
+                bench,
+                systems[key],
+                generator,
+                changes=changes,
+                repeats=repeats,
+                timeout=args.timeout,
+                progress=say,
+            )
+            results["backlog_drain"][key] = {"median": _median(runs), "runs": runs}
+
+    if "lag" in wanted:
+        results["lag_under_load"] = {}
+        jdbc_rate = results.get("backlog_drain", {}).get("c", {}).get("median", {}).get("events_per_s")
+        for key in [k for k in ("c", "b", "a") if k in systems]:
+            steps = sorted({*rates, *([round(jdbc_rate / 2)] if jdbc_rate else [])})
+            say(f"{key}: lag under load at {steps} events/s, {step_seconds:.0f}s each")
+            lag_runs = [
+                scenarios.lag_under_load(
+                    bench,
+                    systems[key],
+                    generator,
+                    rates=steps,
+                    seconds=step_seconds,
+                    timeout=args.timeout,
+                    progress=say,
+                )
+                for _ in range(repeats)
+            ]
+            results["lag_under_load"][key] = {"steps": _median_steps(lag_runs), "runs": lag_runs}
+
+    results["seconds"] = round(time.time() - started, 1)
+    results["targets"] = report.targets(results)
+    path = report.write(results)
+    report.print_tables(results)
+    say(f"results: {path}")
+    return 0
+
+
+def _settings(system: System) -> dict[str, Any]:
+    knobs = getattr(system, "settings", None)
+    return dict(knobs()) if callable(knobs) else {}
+
+
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per numeric field (nested one level), the median over runs."""
+    out: dict[str, Any] = {}
+    for field, first in runs[0].items():
+        if isinstance(first, dict):
+            out[field] = {k: statistics.median(r[field][k] for r in runs if k in r[field]) for k in first}
+        elif isinstance(first, (int, float)) and not isinstance(first, bool):
+            out[field] = statistics.median(r[field] for r in runs)
+    return out
+
+
+def _median_steps(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    by_rate: dict[int, list[dict[str, Any]]] = {}
+    for run in runs:
+        for step in run:
+            by_rate.setdefault(step["offered_per_s"], []).append(step)
+    steps = []
+    for rate in sorted(by_rate):
+        merged = _median(by_rate[rate])
+        merged["bounded"] = all(s["bounded"] for s in by_rate[rate])
+        merged["repeats"] = len(by_rate[rate])
+        steps.append(merged)
+    return steps
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

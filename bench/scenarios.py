@@ -1,0 +1,172 @@
+"""The three measured scenarios. Each drives one ``System`` on the shared stack and returns plain dicts
+(the JSON written under bench/results/); nothing here prints."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from bench import lag, workload
+from bench.context import Bench
+from bench.resources import CpuMeter, peak_rss_mb
+from bench.systems.base import System
+
+POLL_S = 0.5
+
+Progress = Callable[[str], None]
+
+
+def shared_components(bench: Bench) -> dict[str, list[int]]:
+    names = {"postgres-v1": "pg-v1", "postgres-v2": "pg-v2", "kafka": "kafka", "connect": "connect"}
+    return {names[s.name]: [s.pid] for s in bench.stack.status() if s.pid and s.name in names}
+
+
+def _meter(bench: Bench, system: System) -> CpuMeter:
+    return CpuMeter(lambda: {**shared_components(bench), **system.processes(bench)})
+
+
+def _wait(check: Callable[[], bool], timeout: float, what: str) -> float:
+    started = time.monotonic()
+    while not check():
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"{what}: not done after {timeout:.0f}s")
+        time.sleep(POLL_S)
+    return time.monotonic() - started
+
+
+def _per_1k(cpu: dict[str, float], events: int) -> dict[str, float]:
+    return {name: round(seconds * 1000 / events, 4) for name, seconds in cpu.items()} if events else {}
+
+
+def _rss(bench: Bench, system: System) -> float:
+    pids = system.processes(bench).get("workers", [])
+    return max((peak_rss_mb(p) for p in pids), default=0.0)
+
+
+def initial_sync(bench: Bench, system: System, *, timeout: float) -> dict[str, Any]:
+    """From nothing to every V1 row committed in the target."""
+    rows = sum(bench.v1_counts().values())
+    system.setup(bench)
+    meter = _meter(bench, system)
+    meter.start()
+    started = time.monotonic()
+    system.start(bench)
+    _wait(lambda: system.synced(bench), timeout, f"{system.key} initial sync")
+    seconds = time.monotonic() - started  # from before start(): registration and snapshot included
+    cpu = meter.stop()
+    result = {
+        "seconds": round(seconds, 2),
+        "rows": rows,
+        "rows_per_s": round(rows / seconds, 1),
+        "cpu_s": {k: round(v, 2) for k, v in cpu.items()},
+        "cpu_s_per_1k_events": _per_1k(cpu, rows),
+        "worker_peak_rss_mb": round(_rss(bench, system), 1),
+    }
+    system.teardown(bench)
+    return result
+
+
+def backlog_drain(
+    bench: Bench,
+    system: System,
+    generator: workload.ChangeGenerator,
+    *,
+    changes: int,
+    repeats: int,
+    timeout: float,
+    progress: Progress,
+) -> list[dict[str, Any]]:
+    """Consumers stopped, ``changes`` mixed changes to V1, then the time to apply them all."""
+    system.setup(bench)
+    system.start(bench)
+    _wait(lambda: system.synced(bench), timeout, f"{system.key} initial sync")
+    runs = []
+    for repeat in range(repeats):
+        system.pause(bench)
+        with bench.v1() as v1:
+            events, write_s = workload.backlog(v1, generator, changes)
+        lsn = bench.v1_lsn()
+        slot = getattr(system, "source_slot", None)
+        if slot:  # the backlog must sit in Kafka before the consumers start
+            from bench.systems.product import slot_confirmed
+
+            _wait(partial(slot_confirmed, bench, slot, lsn), timeout, f"{system.key} capture")
+        meter = _meter(bench, system)
+        meter.start()
+        started = time.monotonic()
+        system.resume(bench)
+        _wait(partial(system.caught_up, bench, lsn), timeout, f"{system.key} drain")
+        seconds = time.monotonic() - started  # from before resume(): consumer start-up included
+        cpu = meter.stop()
+        runs.append(
+            {
+                "events": events,
+                "v1_write_s": round(write_s, 2),
+                "seconds": round(seconds, 2),
+                "events_per_s": round(events / seconds, 1),
+                "cpu_s": {k: round(v, 2) for k, v in cpu.items()},
+                "cpu_s_per_1k_events": _per_1k(cpu, events),
+                "worker_peak_rss_mb": round(_rss(bench, system), 1),
+            }
+        )
+        progress(f"  {system.key} backlog #{repeat + 1}: {events:,} events in {seconds:.1f}s")
+    system.teardown(bench)
+    return runs
+
+
+def lag_under_load(
+    bench: Bench,
+    system: System,
+    generator: workload.ChangeGenerator,
+    *,
+    rates: list[int],
+    seconds: float,
+    timeout: float,
+    progress: Progress,
+) -> list[dict[str, Any]]:
+    """Offered rates in steps; commit-to-commit lag of the rows inserted during each step. Stops after
+    the first step whose lag is not bounded."""
+    system.setup(bench)
+    system.start(bench)
+    _wait(lambda: system.synced(bench), timeout, f"{system.key} initial sync")
+    steps = []
+    for rate in rates:
+        meter = _meter(bench, system)
+        meter.start()
+        with bench.v1() as v1:
+            offered = workload.paced(v1, generator, rate=rate, seconds=seconds)
+        lsn = bench.v1_lsn()
+        drain = _wait(partial(system.caught_up, bench, lsn), timeout, f"{system.key} at {rate}/s")
+        cpu = meter.stop()
+        points: list[tuple[float, float]] = []
+        with bench.v1() as v1:
+            for table, ids in offered.inserted.items():
+                dbname, target = system.target(bench, table)
+                with bench.v2(dbname) as conn:
+                    points += lag.pairs(lag.commit_times(v1, table, ids), lag.commit_times(conn, target, ids))
+        measured = lag.stats(sorted(points))
+        step = {
+            "offered_per_s": rate,
+            "achieved_per_s": round(offered.achieved_per_s, 1),
+            "events": offered.events,
+            "samples": measured.samples,
+            "p50_s": round(measured.p50_s, 3),
+            "p99_s": round(measured.p99_s, 3),
+            "max_s": round(measured.max_s, 3),
+            "growth_s_per_s": round(measured.growth_s_per_s, 4),
+            "bounded": measured.bounded,
+            "drain_after_load_s": round(drain, 2),
+            "cpu_s_per_1k_events": _per_1k(cpu, offered.events),
+        }
+        steps.append(step)
+        progress(
+            f"  {system.key} {rate:,}/s (achieved {offered.achieved_per_s:,.0f}/s): "
+            f"p50 {measured.p50_s:.3f}s "
+            f"p99 {measured.p99_s:.3f}s {'bounded' if measured.bounded else 'NOT bounded'}"
+        )
+        if not measured.bounded:
+            break
+    system.teardown(bench)
+    return steps

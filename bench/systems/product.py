@@ -1,0 +1,289 @@
+"""This product, as the benchmark drives it: Debezium (the product's own connector) → Kafka → workers.
+
+Two variants share the connector and its topics, each with its own consumer group and target:
+- ``a``: the demo mapping into V2 (renames, transforms, merge, split, 32 relationships with orphans);
+- ``a0``: an identity mapping into V1-shaped tables (database ``bench_a0``): the cost of the product
+  itself, without the demo's transforms and foreign-key resolution.
+
+Both start from nothing: the connector's offsets, its slot and its topics are removed, so the
+initial sync includes Debezium's snapshot, exactly as on a first deployment.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import yaml
+from psycopg import sql
+
+from bench.context import Bench, Conn, count_rows
+from bench.systems.base import mirror_database
+from replicator.cli.connector import register_connector
+from replicator.connect.config import load_connector
+from replicator.db.bootstrap import bootstrap_v2
+from replicator.drain import SLOT
+from replicator.kafka_util import end_offsets, group_offsets
+from replicator.mapping.catalog import read_catalog
+from replicator.settings import Settings
+from replicator.stack.manager import WorkerProcess
+
+PARK_TIMEOUT = "2s"
+"""Park timeout in the benchmark's copy of the demo mapping. Parking waits for a parent that arrives
+later (another topic, another partition); after the timeout the worker asks V1 and keeps waiting
+only while the parent exists there. The demo's 30 s–2 m timeouts would add a constant wait for the
+seed's orphans, whose parents never come, to every figure."""
+
+SOURCE_TOPICS = r"v1\.public\..*"
+
+
+@dataclass
+class ProductSystem:
+    key: str
+    label: str
+    dbname: str
+    identity: bool
+    workers: int = 2
+    first_worker: int = 11
+    _wanted: int = field(default=0, init=False)
+
+    @property
+    def group(self) -> str:
+        return f"bench-{self.key}"
+
+    source_slot = SLOT
+
+    def settings(self) -> dict[str, Any]:
+        from replicator.worker.app import BATCH_MAX, BATCH_WITHIN_S
+
+        return {
+            "workers": self.workers,
+            "mapping": "identity (V1-shaped tables)" if self.identity else "demo mapping",
+            "park_timeout": None if self.identity else PARK_TIMEOUT,
+            "batch_max": BATCH_MAX,
+            "batch_within_s": BATCH_WITHIN_S,
+            "connector": load_connector().config.get("plugin.name"),
+        }
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def setup(self, bench: Bench) -> None:
+        self._stop_workers(bench)
+        fresh_connector(bench.settings)
+        _delete_group(bench, self.group)
+        if self.identity:
+            mirror_database(bench, self.dbname)
+            s = bench.settings
+            bootstrap_v2(
+                s.v2_admin.model_copy(update={"dbname": self.dbname}),
+                s.v2_writer.model_copy(update={"dbname": self.dbname}),
+            )
+            with bench.v1() as v1, bench.v2(self.dbname) as target:
+                _grant_writer(target, s.v2_writer.user)
+                _write_identity_mapping(v1, bench, self._mapping_path(bench))
+        else:
+            with bench.v2(self.dbname) as target:
+                _empty_targets(target, sorted({t.target for t in bench.mapping.tables}))
+            _write_bench_mapping(bench.settings.mapping_path, self._mapping_path(bench))
+
+    def start(self, bench: Bench) -> None:
+        self._wanted = sum(bench.v1_counts().values())
+        register_connector(bench.settings.connect_url)
+        self.resume(bench)
+
+    def synced(self, bench: Bench) -> bool:
+        captured = sum(end_offsets(bench.settings.kafka_bootstrap, SOURCE_TOPICS).values())
+        return captured >= self._wanted and self._drained(bench)
+
+    def pause(self, bench: Bench) -> None:
+        self._stop_workers(bench)
+
+    def resume(self, bench: Bench) -> None:
+        env = {
+            "REPLICATOR_MAPPING_PATH": str(self._mapping_path(bench)),
+            "REPLICATOR_CONSUMER_GROUP": self.group,
+            "REPLICATOR_V2_WRITER__DBNAME": self.dbname,
+            "REPLICATOR_V2_ADMIN__DBNAME": self.dbname,
+        }
+        for index in self._indexes():
+            bench.stack.start_worker(index, env=env)
+
+    def caught_up(self, bench: Bench, lsn: str) -> bool:
+        return slot_confirmed(bench, SLOT, lsn) and self._drained(bench)
+
+    def target(self, bench: Bench, v1_table: str) -> tuple[str, str]:
+        if self.identity:
+            return self.dbname, v1_table
+        targets = {t.target for t in bench.mapping.mappings_for_source(v1_table)}
+        if len(targets) != 1:
+            raise ValueError(f"{v1_table} maps to {sorted(targets)}: pick a table with one target")
+        return self.dbname, targets.pop()
+
+    def processes(self, bench: Bench) -> dict[str, list[int]]:
+        pids = [w.pid() for w in self._workers(bench)]
+        return {"workers": [p for p in pids if p is not None]}
+
+    def teardown(self, bench: Bench) -> None:
+        self._stop_workers(bench)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _indexes(self) -> range:
+        return range(self.first_worker, self.first_worker + self.workers)
+
+    def _workers(self, bench: Bench) -> list[WorkerProcess]:
+        return [WorkerProcess(f"worker-{i}", bench.stack.layout) for i in self._indexes()]
+
+    def _stop_workers(self, bench: Bench) -> None:
+        for worker in self._workers(bench):
+            worker.stop()
+
+    def _mapping_path(self, bench: Bench) -> Path:
+        return bench.settings.state_dir / "bench" / f"mapping-{self.key}.yaml"
+
+    def _drained(self, bench: Bench) -> bool:
+        bootstrap = bench.settings.kafka_bootstrap
+        ends = end_offsets(bootstrap, SOURCE_TOPICS)
+        done = group_offsets(bootstrap, self.group)
+        if any(done.get(tp, 0) < end for tp, end in ends.items()):
+            return False
+        with bench.v2(self.dbname) as target:
+            return count_rows(target, "replicator", "parked") == 0
+
+
+def product_systems() -> list[ProductSystem]:
+    return [
+        ProductSystem("a", "replicator (demo mapping)", "brokerage", identity=False, first_worker=11),
+        ProductSystem("a0", "replicator (identity mapping)", "bench_a0", identity=True, first_worker=21),
+    ]
+
+
+# ---------------------------------------------------------------------- the shared connector
+
+
+def fresh_connector(settings: Settings, *, topics: str = r"v1\..*", timeout: float = 60.0) -> None:
+    """No connector, no stored source offsets, no slot, no ``topics``: the next registration snapshots."""
+    name = load_connector().name
+    http = httpx.Client(base_url=settings.connect_url, timeout=30.0)
+    if http.get(f"/connectors/{name}").status_code == 404:
+        # Offsets outlive a deleted connector: recreate it stopped so they can be deleted.
+        body = {"name": name, "config": load_connector().config, "initial_state": "STOPPED"}
+        http.post("/connectors", json=body).raise_for_status()
+    else:
+        http.put(f"/connectors/{name}/stop").raise_for_status()
+    _until(lambda: _state(http, name) == "STOPPED", timeout, f"{name} did not stop")
+    _until(lambda: http.delete(f"/connectors/{name}/offsets").status_code < 300, timeout, "offsets kept")
+    http.delete(f"/connectors/{name}").raise_for_status()
+    with psycopg.connect(settings.v1_admin.conninfo(), autocommit=True) as v1:
+        _until(lambda: _drop_slot(v1, SLOT), timeout, f"slot {SLOT} stays active")
+    delete_topics(settings.kafka_bootstrap, topics)
+
+
+def _state(http: httpx.Client, name: str) -> str:
+    response = http.get(f"/connectors/{name}/status")
+    return str(response.json().get("connector", {}).get("state")) if response.status_code == 200 else ""
+
+
+def _drop_slot(v1: Conn, slot: str) -> bool:
+    row = v1.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s", [slot]).fetchone()
+    if row is None:
+        return True
+    if row[0]:
+        return False
+    v1.execute("SELECT pg_drop_replication_slot(%s)", [slot])
+    return True
+
+
+def slot_confirmed(bench: Bench, slot: str, lsn: str) -> bool:
+    with bench.v1() as v1:
+        row = v1.execute(
+            "SELECT confirmed_flush_lsn >= %s::pg_lsn FROM pg_replication_slots WHERE slot_name = %s",
+            [lsn, slot],
+        ).fetchone()
+    return bool(row and row[0])
+
+
+def delete_topics(bootstrap: str, pattern: str, *, timeout: float = 60.0) -> None:
+    from kafka import KafkaAdminClient
+
+    regex = re.compile(pattern)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        doomed = [t for t in admin.list_topics() if regex.fullmatch(t)]
+        if doomed:
+            admin.delete_topics(doomed)
+        _until(lambda: not any(regex.fullmatch(t) for t in admin.list_topics()), timeout, "topics remain")
+    finally:
+        admin.close()
+
+
+def _delete_group(bench: Bench, group: str) -> None:
+    from kafka import KafkaAdminClient
+    from kafka.errors import GroupIdNotFoundError
+
+    admin = KafkaAdminClient(bootstrap_servers=bench.settings.kafka_bootstrap)
+    try:
+        admin.delete_groups([group])
+    except GroupIdNotFoundError:
+        pass
+    finally:
+        admin.close()
+
+
+def _until(check: Any, timeout: float, failure: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{failure} after {timeout:.0f}s")
+        time.sleep(0.25)
+
+
+# ---------------------------------------------------------------------- targets and mappings
+
+
+def _empty_targets(target: Conn, tables: list[str]) -> None:
+    names = [sql.Identifier("public", t) for t in tables]
+    state = [sql.Identifier("replicator", t) for t in ("row_version", "parked", "ledger", "progress")]
+    target.execute(sql.SQL("TRUNCATE {} CASCADE").format(sql.SQL(", ").join([*names, *state])))
+
+
+def _grant_writer(target: Conn, writer: str) -> None:
+    target.execute(
+        sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {}").format(
+            sql.Identifier(writer)
+        )
+    )
+
+
+def _write_bench_mapping(source: Path, path: Path) -> None:
+    document = yaml.safe_load(source.read_text())
+    document.setdefault("defaults", {})["park_timeout"] = PARK_TIMEOUT
+    for relationship in document.get("relationships", []):
+        if "park_timeout" in relationship:
+            relationship["park_timeout"] = PARK_TIMEOUT
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def _write_identity_mapping(v1: Conn, bench: Bench, path: Path) -> None:
+    catalog = read_catalog(v1, "public")
+    tables = []
+    for name in bench.tables:
+        table = catalog.tables[name]
+        tables.append(
+            {
+                "name": name,
+                "source": name,
+                "target": name,
+                "key": list(table.primary_key),
+                "columns": {c: c for c in table.column_names},
+            }
+        )
+    document = {"version": 1, "source_schema": "public", "target_schema": "public", "tables": tables}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
