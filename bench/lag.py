@@ -16,10 +16,12 @@ from psycopg import sql
 from bench.context import Conn
 
 
-def commit_times(conn: Conn, table: str, ids: Sequence[int]) -> dict[int, datetime]:
-    query = sql.SQL("SELECT id, pg_xact_commit_timestamp(xmin) FROM {} WHERE id = ANY(%s)").format(
-        sql.Identifier("public", table)
-    )
+def commit_times(
+    conn: Conn, table: str, ids: Sequence[int], *, arrival_column: str | None = None
+) -> dict[int, datetime]:
+    """Each row's commit timestamp — or, with ``arrival_column``, the time that column recorded."""
+    when = sql.Identifier(arrival_column) if arrival_column else sql.SQL("pg_xact_commit_timestamp(xmin)")
+    query = sql.SQL("SELECT id, {} FROM {} WHERE id = ANY(%s)").format(when, sql.Identifier("public", table))
     return {int(r[0]): r[1] for r in conn.execute(query, [list(ids)]).fetchall() if r[1] is not None}
 
 

@@ -145,7 +145,11 @@ def lag_under_load(
             for table, ids in offered.inserted.items():
                 dbname, target = system.target(bench, table)
                 with bench.v2(dbname) as conn:
-                    points += lag.pairs(lag.commit_times(v1, table, ids), lag.commit_times(conn, target, ids))
+                    arrival = getattr(system, "arrival_column", None)
+                    points += lag.pairs(
+                        lag.commit_times(v1, table, ids),
+                        lag.commit_times(conn, target, ids, arrival_column=arrival),
+                    )
         measured = lag.stats(sorted(points))
         step = {
             "offered_per_s": rate,

@@ -14,8 +14,14 @@ from typing import Any
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from bench import workload
 from bench.context import Bench, Conn, count_rows
 from bench.systems.base import mirror_database
+
+ARRIVAL_COLUMN = "bench_applied_at"
+"""When a row reached the target. The apply worker stamps a replicated transaction with the ORIGIN's
+commit timestamp, so ``pg_xact_commit_timestamp`` would show zero lag: a subscriber-only column with a
+``clock_timestamp()`` default records the local insert time instead (the lag scenario inserts rows)."""
 
 NAME = "bench_native"
 """The publication, the subscription, its slot on V1 and the mirror database on V2."""
@@ -51,12 +57,20 @@ class NativeSystem:
 
     key = "b"
     label = "native logical replication"
+    arrival_column = ARRIVAL_COLUMN
 
     def setup(self, bench: Bench) -> None:
         """Drop an earlier run's subscription, slots and publication; recreate the mirror database and
         publish the benchmark's tables (nothing is decoded until a subscription connects)."""
         _drop_all(bench)
         mirror_database(bench, NAME)
+        with bench.v2(NAME) as target:
+            for table in workload.TABLES:  # the tables whose inserted rows the lag scenario reads
+                target.execute(
+                    sql.SQL("ALTER TABLE {} ADD COLUMN {} timestamptz DEFAULT clock_timestamp()").format(
+                        sql.Identifier("public", table), sql.Identifier(ARRIVAL_COLUMN)
+                    )
+                )
         with bench.v1() as v1:
             v1.execute(
                 sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(

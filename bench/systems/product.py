@@ -33,7 +33,7 @@ from replicator.mapping.catalog import read_catalog
 from replicator.settings import Settings
 from replicator.stack.manager import WorkerProcess
 
-PARK_TIMEOUT = "2s"
+PARK_TIMEOUT = "5s"
 """Park timeout in the benchmark's copy of the demo mapping. Parking waits for a parent that arrives
 later (another topic, another partition); after the timeout the worker asks V1 and keeps waiting
 only while the parent exists there. The demo's 30 s–2 m timeouts would add a constant wait for the

@@ -10,7 +10,7 @@ DELETE per table run), row versions, parked items, the ledger and progress.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +48,12 @@ def rid_parse(text: str) -> RowId:
     return (table, key)
 
 
+def _split(rows: Iterable[str]) -> list[list[str]]:
+    """Row ids → [tables, keys], sorted: the parameters of the ``unnest`` lookups."""
+    tables, keys = zip(*(rid_parse(r) for r in sorted(rows)), strict=True)
+    return [list(tables), list(keys)]
+
+
 @dataclass(frozen=True, slots=True)
 class Original:
     """The Kafka record a change came from (for the dead-letter topic)."""
@@ -83,7 +89,12 @@ SELECT tbl, pk, commit_lsn, lsn, fixup, since_us, deadline_us, waiting_for, item
 FROM replicator.parked
 WHERE (tbl, pk) IN (SELECT * FROM unnest(%b::text[], %b::text[]))
 ORDER BY tbl, pk, commit_lsn, lsn, fixup
-FOR UPDATE
+FOR UPDATE{skip_locked}
+"""
+ITEM_COUNTS_SQL = """
+SELECT tbl || ' ' || pk, count(*) FROM replicator.parked
+WHERE (tbl, pk) IN (SELECT * FROM unnest(%b::text[], %b::text[]))
+GROUP BY 1
 """
 VERSIONS_SQL = """
 SELECT tbl, pk, commit_lsn, lsn, deleted FROM replicator.row_version
@@ -131,39 +142,48 @@ class V2Store:
     # ------------------------------------------------------------------ reads
 
     def load_parked(self, touched: Iterable[RowId]) -> LoadedParked:
-        """Every parked item of the touched rows, and every item of rows waiting for a touched row."""
+        """Every parked item of the touched rows, and of the rows waiting for them (transitively: a
+        released row releases its own waiters in the same batch)."""
         rows = {rid_text(r) for r in touched}
         if not rows:
             return LoadedParked()
-        return self._load_rows(self._closure(rows))
+        return self._load_rows(rows, self._closure(rows, parents=False) - rows)
 
     def load_expired(self, now_us: int, limit: int) -> LoadedParked:
-        """Parked rows with an item past its deadline (each whole row, so its order holds). Rows another
-        worker is handling are skipped."""
+        """Parked rows with an item past its deadline (each whole row, so its order holds), with the
+        parked rows linked to them either way. Rows another worker is handling are left to it."""
         tables = sorted(self.graph.keys)  # only this mapping's tables: never another pipeline's state
-        due = self.conn.execute(EXPIRED_SQL, [now_us, tables, limit]).fetchall()
-        return self._load_rows(self._closure({d[0] for d in due}) if due else set())
+        due = {d[0] for d in self.conn.execute(EXPIRED_SQL, [now_us, tables, limit]).fetchall()}
+        if not due:
+            return LoadedParked()
+        return self._load_rows(set(), self._closure(due, parents=True))
 
-    def _closure(self, seeds: set[str]) -> set[str]:
-        """``seeds`` plus the parked rows linked to them, transitively: rows waiting for them (released
-        with them) and parked rows they wait for (a parent that is itself parked, or the other half of
-        a cycle). Resolving only part of such a chain would leave the rest parked for good: nothing
-        else ever touches a row that already arrived."""
+    def _closure(self, seeds: set[str], *, parents: bool) -> set[str]:
+        """``seeds`` plus the parked rows waiting for them, transitively; with ``parents``, also the
+        parked rows they wait for (a parent that is itself parked, or the other half of a cycle).
+        Resolving only part of such a chain would leave the rest parked for good: nothing else ever
+        touches a row that already arrived. Bounded by ``CLOSURE_MAX_ROWS``; the sweep finds the rest."""
         rows, frontier = set(seeds), set(seeds)
         while frontier and len(rows) < CLOSURE_MAX_ROWS:
             found = {w[0] for w in self.conn.execute(WAITERS_SQL, [sorted(frontier)])}
-            tables, keys = zip(*(rid_parse(r) for r in sorted(frontier)), strict=True)
-            found.update(a[0] for a in self.conn.execute(AWAITED_PARKED_SQL, [list(tables), list(keys)]))
+            if parents:
+                found.update(a[0] for a in self.conn.execute(AWAITED_PARKED_SQL, _split(frontier)))
             frontier = found - rows
             rows |= frontier
         return rows
 
-    def _load_rows(self, rows: set[str]) -> LoadedParked:
+    def _load_rows(self, required: set[str], linked: set[str]) -> LoadedParked:
+        """Lock and load parked rows. ``required`` rows (the batch's own) wait for their locks: their
+        order with the batch's changes depends on it. Of the ``linked`` rows, only those whose every
+        item this worker could lock at once are loaded; another worker is handling the rest."""
         out = LoadedParked()
-        if not rows:
-            return out
-        tables, keys = zip(*(rid_parse(r) for r in sorted(rows)), strict=True)
-        records = self.conn.execute(PARKED_ROWS_SQL, [list(tables), list(keys)]).fetchall()
+        records = self._lock(required, skip_locked=False) if required else []
+        if linked:
+            locked = self._lock(linked, skip_locked=True)
+            tables, keys = _split(linked)
+            totals: dict[str, int] = dict(self.conn.execute(ITEM_COUNTS_SQL, [tables, keys]).fetchall())
+            held = Counter(f"{r[0]} {r[1]}" for r in locked)
+            records += [r for r in locked if held[f"{r[0]} {r[1]}"] == totals.get(f"{r[0]} {r[1]}")]
         for _t, _k, _c, _l, fixup, since_us, _d, waiting_for, item, orig_key, orig_value in records:
             positioned = decode_item(item)
             out.items.append(
@@ -173,6 +193,10 @@ class V2Store:
                 orig_key, orig_value
             )
         return out
+
+    def _lock(self, rows: set[str], *, skip_locked: bool) -> list[tuple[Any, ...]]:
+        statement = PARKED_ROWS_SQL.format(skip_locked=" SKIP LOCKED" if skip_locked else "")
+        return self.conn.execute(statement, _split(rows)).fetchall()
 
     def lookups(self, request: LookupRequest, parked: Sequence[Parked], now_us: int) -> Lookups:
         return Lookups(
