@@ -110,39 +110,39 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
 
-    if "initial" in wanted:
-        results["initial_sync"] = {}
-        for key, system in systems.items():
+    # One session per system: its initial sync (measured), then, on the running system, the backlog
+    # drains and the lag steps. The JDBC sink goes before the product: the lag steps include half of
+    # its maximum (drain) rate.
+    streaming = {"backlog", "lag"} & wanted
+    for key in [k for k in ("a0", "c", "b", "a") if k in systems]:
+        system = systems[key]
+        keep = bool(streaming) and key != "a0"
+        if "initial" in wanted:
             runs = []
             for repeat in range(repeats):
-                runs.append(scenarios.initial_sync(bench, system, timeout=args.timeout))
+                last = repeat == repeats - 1
+                runs.append(
+                    scenarios.initial_sync(bench, system, timeout=args.timeout, keep_running=keep and last)
+                )
                 say(f"  {key} initial sync #{repeat + 1}: {runs[-1]['seconds']}s")
-            results["initial_sync"][key] = {"median": _median(runs), "runs": runs}
-
-    if "backlog" in wanted:
-        results["backlog_drain"] = {}
-        for key in [k for k in ("c", "b", "a") if k in systems]:
+            results.setdefault("initial_sync", {})[key] = {"median": _median(runs), "runs": runs}
+        elif keep:
+            scenarios.start_synced(bench, system, timeout=args.timeout)
+        if not keep:
+            continue
+        if "backlog" in wanted:
             runs = scenarios.backlog_drain(
-                bench,
-                systems[key],
-                generator,
-                changes=changes,
-                repeats=repeats,
-                timeout=args.timeout,
-                progress=say,
+                bench, system, generator, changes=changes, repeats=repeats, timeout=args.timeout, progress=say
             )
-            results["backlog_drain"][key] = {"median": _median(runs), "runs": runs}
-
-    if "lag" in wanted:
-        results["lag_under_load"] = {}
-        jdbc_rate = results.get("backlog_drain", {}).get("c", {}).get("median", {}).get("events_per_s")
-        for key in [k for k in ("c", "b", "a") if k in systems]:
-            steps = sorted({*rates, *([round(jdbc_rate / 2)] if jdbc_rate else [])})
+            results.setdefault("backlog_drain", {})[key] = {"median": _median(runs), "runs": runs}
+        if "lag" in wanted:
+            jdbc = results.get("backlog_drain", {}).get("c", {}).get("median", {}).get("events_per_s")
+            steps = sorted({*rates, *([round(jdbc / 2)] if jdbc else [])})
             say(f"{key}: lag under load at {steps} events/s, {step_seconds:.0f}s each")
             lag_runs = [
                 scenarios.lag_under_load(
                     bench,
-                    systems[key],
+                    system,
                     generator,
                     rates=steps,
                     seconds=step_seconds,
@@ -151,7 +151,11 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 for _ in range(repeats)
             ]
-            results["lag_under_load"][key] = {"steps": _median_steps(lag_runs), "runs": lag_runs}
+            results.setdefault("lag_under_load", {})[key] = {
+                "steps": _median_steps(lag_runs),
+                "runs": lag_runs,
+            }
+        system.teardown(bench)
 
     results["seconds"] = round(time.time() - started, 1)
     results["targets"] = report.targets(results)

@@ -45,8 +45,10 @@ def _rss(bench: Bench, system: System) -> float:
     return max((peak_rss_mb(p) for p in pids), default=0.0)
 
 
-def initial_sync(bench: Bench, system: System, *, timeout: float) -> dict[str, Any]:
-    """From nothing to every V1 row committed in the target."""
+def initial_sync(
+    bench: Bench, system: System, *, timeout: float, keep_running: bool = False
+) -> dict[str, Any]:
+    """From nothing to every V1 row committed in the target (then torn down unless ``keep_running``)."""
     rows = sum(bench.v1_counts().values())
     system.setup(bench)
     meter = _meter(bench, system)
@@ -64,8 +66,16 @@ def initial_sync(bench: Bench, system: System, *, timeout: float) -> dict[str, A
         "cpu_s_per_1k_events": _per_1k(cpu, rows),
         "worker_peak_rss_mb": round(_rss(bench, system), 1),
     }
-    system.teardown(bench)
+    if not keep_running:
+        system.teardown(bench)
     return result
+
+
+def start_synced(bench: Bench, system: System, *, timeout: float) -> None:
+    """Set up and start ``system`` and wait for its initial sync, unmeasured."""
+    system.setup(bench)
+    system.start(bench)
+    _wait(lambda: system.synced(bench), timeout, f"{system.key} initial sync")
 
 
 def backlog_drain(
@@ -78,10 +88,8 @@ def backlog_drain(
     timeout: float,
     progress: Progress,
 ) -> list[dict[str, Any]]:
-    """Consumers stopped, ``changes`` mixed changes to V1, then the time to apply them all."""
-    system.setup(bench)
-    system.start(bench)
-    _wait(lambda: system.synced(bench), timeout, f"{system.key} initial sync")
+    """Consumers stopped, ``changes`` mixed changes to V1, then the time to apply them all. ``system``
+    runs, caught up."""
     runs = []
     for repeat in range(repeats):
         system.pause(bench)
@@ -112,7 +120,6 @@ def backlog_drain(
             }
         )
         progress(f"  {system.key} backlog #{repeat + 1}: {events:,} events in {seconds:.1f}s")
-    system.teardown(bench)
     return runs
 
 
@@ -127,10 +134,7 @@ def lag_under_load(
     progress: Progress,
 ) -> list[dict[str, Any]]:
     """Offered rates in steps; commit-to-commit lag of the rows inserted during each step. Stops after
-    the first step whose lag is not bounded."""
-    system.setup(bench)
-    system.start(bench)
-    _wait(lambda: system.synced(bench), timeout, f"{system.key} initial sync")
+    the first step whose lag is not bounded. ``system`` runs, caught up."""
     steps = []
     for rate in rates:
         meter = _meter(bench, system)
@@ -172,5 +176,4 @@ def lag_under_load(
         )
         if not measured.bounded:
             break
-    system.teardown(bench)
     return steps

@@ -269,6 +269,7 @@ def _source_knobs() -> dict[str, str]:
         "tombstones.on.delete": "true",
         "provide.transaction.metadata": "false",
         "heartbeat.interval.ms": "1000",
+        "poll.interval.ms": "100",  # as the product's connector: a source batch waits at most 100 ms
         "heartbeat.action.query": HEARTBEAT_QUERY,
     }
 

@@ -27,6 +27,7 @@ from bench.systems.base import mirror_database
 from replicator.cli.connector import register_connector
 from replicator.connect.config import load_connector
 from replicator.db.bootstrap import bootstrap_v2
+from replicator.demo.reset import STATE_TABLES
 from replicator.drain import SLOT
 from replicator.kafka_util import end_offsets, group_offsets
 from replicator.mapping.catalog import read_catalog
@@ -248,7 +249,7 @@ def _until(check: Any, timeout: float, failure: str) -> None:
 
 def _empty_targets(target: Conn, tables: list[str]) -> None:
     names = [sql.Identifier("public", t) for t in tables]
-    state = [sql.Identifier("replicator", t) for t in ("row_version", "parked", "ledger", "progress")]
+    state = [sql.Identifier("replicator", t) for t in STATE_TABLES if t != "verification"]
     target.execute(sql.SQL("TRUNCATE {} CASCADE").format(sql.SQL(", ").join([*names, *state])))
 
 

@@ -16,7 +16,7 @@ from replicator.mapping.model import Mapping
 from replicator.settings import Settings
 from replicator.worker.app import ensure_topics, source_topics
 
-STATE_TABLES = ("row_version", "parked", "ledger", "progress", "verification")
+STATE_TABLES = ("row_version", "parked", "parked_wait", "ledger", "progress", "verification")
 
 
 def reset_pipeline(settings: Settings, mapping: Mapping) -> dict[TopicPartition, int]:

@@ -103,6 +103,8 @@ class Parked:
     since_us: int
     waiting_for: frozenset[RowId]
     fixup: bool = False
+    deadline_us: int | None = None
+    """As stored (None: not known); an item that stays parked unchanged is not rewritten."""
 
 
 @dataclass(frozen=True, slots=True)

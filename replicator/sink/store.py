@@ -69,7 +69,9 @@ class LoadedParked:
     originals: dict[tuple[str, int, int], Original] = field(default_factory=dict)
 
 
-WAITERS_SQL = "SELECT DISTINCT tbl || ' ' || pk FROM replicator.parked WHERE waiting_for && %b::text[]"
+WAITERS_SQL = """
+SELECT DISTINCT tbl || ' ' || pk FROM replicator.parked_wait WHERE awaited = ANY(%b::text[])
+"""
 EXPIRED_SQL = """
 SELECT DISTINCT tbl || ' ' || pk
 FROM (SELECT tbl, pk FROM replicator.parked WHERE deadline_us <= %s AND tbl = ANY(%b::text[])
@@ -109,7 +111,8 @@ WHERE (row_version.commit_lsn, row_version.lsn) < (EXCLUDED.commit_lsn, EXCLUDED
 """
 UNPARK_SQL = """
 DELETE FROM replicator.parked
-WHERE tbl = %s AND pk = %s AND commit_lsn = %s AND lsn = %s AND fixup = %s
+WHERE (tbl, pk, commit_lsn, lsn, fixup)
+    IN (SELECT * FROM unnest(%b::text[], %b::text[], %b::int8[], %b::int8[], %b::bool[]))
 """
 PARK_SQL = """
 INSERT INTO replicator.parked
@@ -138,6 +141,7 @@ class V2Store:
         self.graph = graph
         self.refill: Refill = refill or (lambda table, keys: {})
         self._staged: set[str] = set()
+        self._loaded: list[Parked] = []  # parked items read in this transaction, as stored
 
     # ------------------------------------------------------------------ reads
 
@@ -184,11 +188,12 @@ class V2Store:
             totals: dict[str, int] = dict(self.conn.execute(ITEM_COUNTS_SQL, [tables, keys]).fetchall())
             held = Counter(f"{r[0]} {r[1]}" for r in locked)
             records += [r for r in locked if held[f"{r[0]} {r[1]}"] == totals.get(f"{r[0]} {r[1]}")]
-        for _t, _k, _c, _l, fixup, since_us, _d, waiting_for, item, orig_key, orig_value in records:
+        for _t, _k, _c, _l, fixup, since_us, deadline_us, waiting_for, item, orig_key, orig_value in records:
             positioned = decode_item(item)
             out.items.append(
-                Parked(positioned, since_us, frozenset(rid_parse(w) for w in waiting_for), fixup)
+                Parked(positioned, since_us, frozenset(rid_parse(w) for w in waiting_for), fixup, deadline_us)
             )
+            self._loaded.append(out.items[-1])
             out.originals[(positioned.topic, positioned.partition, positioned.offset)] = Original(
                 orig_key, orig_value
             )
@@ -386,8 +391,20 @@ class V2Store:
         self.conn.execute(WRITE_VERSIONS_SQL, [list(col) for col in zip(*rows, strict=True)])
 
     def _write_parked(
-        self, steps: Sequence[Step], originals: Mapping[tuple[str, int, int], Original]
+        self,
+        steps: Sequence[Step],
+        originals: Mapping[tuple[str, int, int], Original],
     ) -> None:
+        stored = {
+            (
+                p.item.change.table,
+                canonical_key(p.item.change.key),
+                p.item.position.commit_lsn,
+                p.item.position.lsn,
+                p.fixup,
+            ): (p.deadline_us, p.waiting_for)
+            for p in self._loaded
+        }
         remove, upsert = [], []
         for step in steps:
             item = step.item
@@ -399,6 +416,8 @@ class V2Store:
                 bool(step.park and step.park.fixup) or step.action is Action.FIXUP,
             )
             if step.action is Action.PARK and step.park is not None:
+                if stored.get(ident) == (step.park.deadline_us, step.park.waiting_for):
+                    continue  # stays parked exactly as stored: nothing to write
                 original = originals.get((item.topic, item.partition, item.offset), Original(None, None))
                 upsert.append(
                     (
@@ -414,8 +433,8 @@ class V2Store:
                 )
             elif step.from_parked:
                 remove.append(ident)
-        for ident in remove:
-            self.conn.execute(UNPARK_SQL, list(ident))
+        if remove:
+            self.conn.execute(UNPARK_SQL, [list(column) for column in zip(*remove, strict=True)])
         if upsert:
             with self.conn.cursor() as cur:
                 cur.executemany(PARK_SQL, upsert)

@@ -32,6 +32,41 @@ CREATE TABLE IF NOT EXISTS replicator.parked (
 CREATE INDEX IF NOT EXISTS parked_deadline ON replicator.parked (deadline_us);
 CREATE INDEX IF NOT EXISTS parked_waiting_for ON replicator.parked USING gin (waiting_for);
 
+-- Which parked item waits for which row, one line per awaited row, kept by a trigger on `parked`:
+-- "the items waiting for these rows" is then one btree probe per row. (`waiting_for && <list>` compares
+-- every stored array with the whole list: seconds per batch with 100K items parked.)
+CREATE TABLE IF NOT EXISTS replicator.parked_wait (
+    awaited text NOT NULL,
+    tbl text NOT NULL,
+    pk text NOT NULL,
+    commit_lsn bigint NOT NULL,
+    lsn bigint NOT NULL,
+    fixup boolean NOT NULL
+);
+CREATE INDEX IF NOT EXISTS parked_wait_awaited ON replicator.parked_wait (awaited);
+CREATE INDEX IF NOT EXISTS parked_wait_item ON replicator.parked_wait (tbl, pk, commit_lsn, lsn, fixup);
+
+CREATE OR REPLACE FUNCTION replicator.parked_wait_sync() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        DELETE FROM replicator.parked_wait
+        WHERE (tbl, pk, commit_lsn, lsn, fixup) = (OLD.tbl, OLD.pk, OLD.commit_lsn, OLD.lsn, OLD.fixup);
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO replicator.parked_wait
+        SELECT w, NEW.tbl, NEW.pk, NEW.commit_lsn, NEW.lsn, NEW.fixup FROM unnest(NEW.waiting_for) AS w;
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE OR REPLACE TRIGGER parked_wait_sync
+    AFTER INSERT OR DELETE OR UPDATE OF waiting_for ON replicator.parked
+    FOR EACH ROW EXECUTE FUNCTION replicator.parked_wait_sync();
+-- A state schema from before parked_wait: index what is parked already (once; TRUNCATE both together).
+INSERT INTO replicator.parked_wait
+SELECT w, p.tbl, p.pk, p.commit_lsn, p.lsn, p.fixup FROM replicator.parked AS p, unnest(p.waiting_for) AS w
+WHERE NOT EXISTS (SELECT 1 FROM replicator.parked_wait);
+
 -- Accounting: every consumed event lands in exactly one outcome (released items twice: see
 -- replicator/pipeline/accounting.py). Updated in the batch's transaction, so it is exact across
 -- restarts and workers.
