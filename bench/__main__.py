@@ -84,15 +84,6 @@ def main(argv: list[str] | None = None) -> int:
     report.check_commit_timestamps(bench)
     for system in systems.values():
         system.teardown(bench)
-    say(f"seeding V1 at scale {scale}")
-    with (
-        psycopg.connect(bench.settings.v1_admin.conninfo()) as v1,
-        psycopg.connect(bench.settings.v2_admin.conninfo()) as v2,
-    ):
-        seed(v1, v2, scale=scale)
-    with bench.v1() as v1:
-        v1.execute("VACUUM ANALYZE")
-        generator = workload.ChangeGenerator.load(v1)
 
     results: dict[str, Any] = {
         "mode": "quick" if args.quick else "full",
@@ -116,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     streaming = {"backlog", "lag"} & wanted
     for key in [k for k in ("a0", "c", "b", "a") if k in systems]:
         system = systems[key]
+        generator = _reseed(bench, scale)  # every system starts from the same V1
         keep = bool(streaming) and key != "a0"
         if "initial" in wanted:
             runs = []
@@ -163,6 +155,18 @@ def main(argv: list[str] | None = None) -> int:
     report.print_tables(results)
     say(f"results: {path}")
     return 0
+
+
+def _reseed(bench: Bench, scale: float) -> workload.ChangeGenerator:
+    report.say(f"seeding V1 at scale {scale}")
+    with (
+        psycopg.connect(bench.settings.v1_admin.conninfo()) as v1,
+        psycopg.connect(bench.settings.v2_admin.conninfo()) as v2,
+    ):
+        seed(v1, v2, scale=scale)
+    with bench.v1() as v1:
+        v1.execute("VACUUM ANALYZE")
+        return workload.ChangeGenerator.load(v1)
 
 
 def _settings(system: System) -> dict[str, Any]:

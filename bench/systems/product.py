@@ -130,7 +130,10 @@ class ProductSystem:
         return {"workers": [p for p in pids if p is not None]}
 
     def teardown(self, bench: Bench) -> None:
+        """Workers stopped, and the connector, its slot and its topics removed: left running, Debezium
+        would keep capturing (and spending CPU) while the next system is measured."""
         self._stop_workers(bench)
+        fresh_connector(bench.settings)
 
     # ------------------------------------------------------------------ helpers
 

@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS replicator.parked (
     PRIMARY KEY (tbl, pk, commit_lsn, lsn, fixup)
 );
 CREATE INDEX IF NOT EXISTS parked_deadline ON replicator.parked (deadline_us);
-CREATE INDEX IF NOT EXISTS parked_waiting_for ON replicator.parked USING gin (waiting_for);
+-- (A GIN index on waiting_for served the old waiters lookup; parked_wait below replaced it.)
+DROP INDEX IF EXISTS replicator.parked_waiting_for;
 
 -- Which parked item waits for which row, one line per awaited row, kept by a trigger on `parked`:
 -- "the items waiting for these rows" is then one btree probe per row. (`waiting_for && <list>` compares

@@ -1,0 +1,63 @@
+"""The benchmark's pure parts: lag statistics, the change mix, process-tree CPU accounting."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from bench import lag, workload
+from bench.resources import tree
+
+
+def test_lag_of_a_target_that_keeps_up_is_bounded() -> None:
+    points = [(float(t), 0.2 + 0.01 * (t % 3)) for t in range(100)]
+    stats = lag.stats(points)
+    assert stats.samples == 100
+    assert stats.p50_s == pytest.approx(0.21)
+    assert abs(stats.growth_s_per_s) < 0.01
+    assert stats.bounded
+
+
+def test_lag_that_grows_with_the_load_is_not_bounded() -> None:
+    """At twice the target's capacity, lag grows by half a second per second."""
+    points = [(float(t), 0.5 * t) for t in range(2, 60)]
+    stats = lag.stats(points)
+    assert stats.growth_s_per_s == pytest.approx(0.5)
+    assert not stats.bounded
+
+
+def test_short_noisy_steps_under_a_second_count_as_bounded() -> None:
+    points = [(float(t), 0.1 + 0.02 * t) for t in range(10)]
+    assert lag.stats(points).bounded
+
+
+def test_lag_pairs_match_rows_present_on_both_sides() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    source = {1: at, 2: at, 3: at}
+    target = {1: at + timedelta(seconds=0.5), 3: at + timedelta(seconds=1)}
+    assert lag.pairs(source, target) == [(at.timestamp(), 0.5), (at.timestamp(), 1.0)]
+
+
+def test_the_change_mix_is_seventy_twenty_ten() -> None:
+    generator = workload.ChangeGenerator(pools={}, parents={}, rng=random.Random(1))
+    split = generator._split(1000)
+    assert sum(split["update"].values()) == 700
+    assert sum(split["insert"].values()) == 200
+    assert sum(split["delete"].values()) == 100
+    assert set(split["update"]) == set(workload.TABLES)
+
+
+def test_deletes_take_distinct_existing_ids() -> None:
+    generator = workload.ChangeGenerator(pools={"notes": list(range(10))}, parents={}, rng=random.Random(3))
+    taken = generator._take("notes", 4)
+    assert len(set(taken)) == 4 and not set(taken) & set(generator.pools["notes"])
+    assert sorted(taken + generator.pools["notes"]) == list(range(10))
+
+
+def test_cpu_of_a_process_tree_sums_live_descendants_only_under_the_root() -> None:
+    table = {1: (0, 5.0), 10: (1, 2.0), 11: (10, 1.0), 20: (0, 7.0)}
+    assert tree([1], table) == {1: 5.0, 10: 2.0, 11: 1.0}
+    assert tree([99], table) == {}
