@@ -10,6 +10,7 @@ from typing import Any
 
 from bench import lag, workload
 from bench.context import Bench
+from bench.poll import until
 from bench.resources import CpuMeter, peak_rss_mb
 from bench.systems.base import System
 
@@ -25,15 +26,6 @@ def shared_components(bench: Bench) -> dict[str, list[int]]:
 
 def _meter(bench: Bench, system: System) -> CpuMeter:
     return CpuMeter(lambda: {**shared_components(bench), **system.processes(bench)})
-
-
-def _wait(check: Callable[[], bool], timeout: float, what: str) -> float:
-    started = time.monotonic()
-    while not check():
-        if time.monotonic() - started > timeout:
-            raise TimeoutError(f"{what}: not done after {timeout:.0f}s")
-        time.sleep(POLL_S)
-    return time.monotonic() - started
 
 
 def _per_1k(cpu: dict[str, float], events: int) -> dict[str, float]:
@@ -55,7 +47,7 @@ def initial_sync(
     meter.start()
     started = time.monotonic()
     system.start(bench)
-    _wait(lambda: system.synced(bench), timeout, f"{system.key} initial sync")
+    until(lambda: system.synced(bench), f"{system.key} initial sync", timeout, interval=POLL_S)
     seconds = time.monotonic() - started  # from before start(): registration and snapshot included
     cpu = meter.stop()
     result = {
@@ -75,7 +67,7 @@ def start_synced(bench: Bench, system: System, *, timeout: float) -> None:
     """Set up and start ``system`` and wait for its initial sync, unmeasured."""
     system.setup(bench)
     system.start(bench)
-    _wait(lambda: system.synced(bench), timeout, f"{system.key} initial sync")
+    until(lambda: system.synced(bench), f"{system.key} initial sync", timeout, interval=POLL_S)
 
 
 def backlog_drain(
@@ -100,12 +92,14 @@ def backlog_drain(
         if slot:  # the backlog must sit in Kafka before the consumers start
             from bench.systems.product import slot_confirmed
 
-            _wait(partial(slot_confirmed, bench, slot, lsn), timeout, f"{system.key} capture")
+            until(
+                partial(slot_confirmed, bench, slot, lsn), f"{system.key} capture", timeout, interval=POLL_S
+            )
         meter = _meter(bench, system)
         meter.start()
         started = time.monotonic()
         system.resume(bench)
-        _wait(partial(system.caught_up, bench, lsn), timeout, f"{system.key} drain")
+        until(partial(system.caught_up, bench, lsn), f"{system.key} drain", timeout, interval=POLL_S)
         seconds = time.monotonic() - started  # from before resume(): consumer start-up included
         cpu = meter.stop()
         runs.append(
@@ -142,7 +136,9 @@ def lag_under_load(
         with bench.v1() as v1:
             offered = workload.paced(v1, generator, rate=rate, seconds=seconds)
         lsn = bench.v1_lsn()
-        drain = _wait(partial(system.caught_up, bench, lsn), timeout, f"{system.key} at {rate}/s")
+        drain = until(
+            partial(system.caught_up, bench, lsn), f"{system.key} at {rate}/s", timeout, interval=POLL_S
+        )
         cpu = meter.stop()
         points: list[tuple[float, float]] = []
         with bench.v1() as v1:

@@ -7,6 +7,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -28,19 +29,24 @@ class DrainState:
         return self.slot_caught_up and self.consumer_lag == 0 and self.parked == 0
 
 
+def slot_at(v1: psycopg.Connection[Any], slot: str, lsn: str) -> bool | None:
+    """Has replication slot ``slot`` confirmed everything up to ``lsn``? None: no such slot."""
+    row = v1.execute(
+        "SELECT confirmed_flush_lsn >= %s::pg_lsn FROM pg_replication_slots WHERE slot_name = %s", [lsn, slot]
+    ).fetchone()
+    return None if row is None else bool(row[0])
+
+
 def drain_state(settings: Settings, topics: list[str], wal_lsn: str) -> DrainState:
     with psycopg.connect(settings.v1_admin.conninfo(), autocommit=True) as v1:
-        row = v1.execute(
-            "SELECT confirmed_flush_lsn >= %s::pg_lsn FROM pg_replication_slots WHERE slot_name = %s",
-            [wal_lsn, SLOT],
-        ).fetchone()
+        confirmed = slot_at(v1, SLOT, wal_lsn)
     pattern = "|".join(re.escape(t) for t in topics)
     ends = end_offsets(settings.kafka_bootstrap, pattern)
     done = group_offsets(settings.kafka_bootstrap, settings.consumer_group)
     lag = sum(max(0, end - done.get(tp, 0)) for tp, end in ends.items())
     with psycopg.connect(settings.v2_admin.conninfo()) as v2:
         parked = v2.execute("SELECT count(*) FROM replicator.parked").fetchone()
-    return DrainState(bool(row and row[0]), lag, int(parked[0]) if parked else 0)
+    return DrainState(bool(confirmed), lag, int(parked[0]) if parked else 0)
 
 
 def wait_drained(
@@ -72,11 +78,7 @@ def wait_slot_caught_up(settings: Settings, *, timeout: float = 300) -> None:
         lsn = str(v1.execute("SELECT pg_current_wal_lsn()").fetchone()[0])  # type: ignore[index]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            row = v1.execute(
-                "SELECT confirmed_flush_lsn >= %s::pg_lsn FROM pg_replication_slots WHERE slot_name = %s",
-                [lsn, SLOT],
-            ).fetchone()
-            if row is None or row[0]:  # no slot yet: nothing to wait for
+            if slot_at(v1, SLOT, lsn) is not False:  # caught up, or no slot yet: nothing to wait for
                 return
             time.sleep(0.5)
     raise ReplicatorError(f"Debezium did not catch up with V1 within {timeout:.0f}s (slot {SLOT})")

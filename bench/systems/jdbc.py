@@ -39,7 +39,6 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -51,7 +50,9 @@ from kafka import KafkaAdminClient
 from psycopg import sql
 
 from bench.context import Bench, count_rows
+from bench.poll import until
 from bench.systems.base import mirror_database
+from replicator.drain import slot_at
 from replicator.errors import ReplicatorError, StackError
 from replicator.kafka_util import end_offsets, group_offsets
 from replicator.stack import jvm
@@ -167,11 +168,8 @@ class JdbcSinkSystem:
         committed the end offset of every table topic (Connect commits after the rows are written)."""
         _Connect(bench.settings.connect_url).check_not_failed(SOURCE, SINK)
         with bench.v1() as v1:
-            row = v1.execute(
-                "SELECT confirmed_flush_lsn >= %s::pg_lsn FROM pg_replication_slots WHERE slot_name = %s",
-                [lsn, NAME],
-            ).fetchone()
-        if row is None or not row[0]:
+            confirmed = slot_at(v1, NAME, lsn)
+        if not confirmed:
             return False
         ends = end_offsets(bench.settings.kafka_bootstrap, table_topic_pattern())
         done = group_offsets(bench.settings.kafka_bootstrap, SINK_GROUP)
@@ -319,7 +317,7 @@ def ensure_sink_plugin(bench: Bench, connect: _Connect | None = None) -> None:
     service = jvm.connect(bench.settings, layout)
     service.stop()
     service.start(bench.settings.stack.start_timeout_s)
-    _wait("the JDBC sink plugin to load", lambda: SINK_CLASS in connect.plugins(), WAIT_S)
+    until(lambda: SINK_CLASS in connect.plugins(), "the JDBC sink plugin to load", WAIT_S)
 
 
 def check_connect_time_zone(bench: Bench) -> None:
@@ -472,7 +470,7 @@ def _delete_topics_and_group(bench: Bench) -> None:
         topics = _own_topics(admin)
         if topics:
             admin.delete_topics(topics, timeout_ms=30_000, raise_errors=False)
-        _wait("the bench topics to be deleted", lambda: not _own_topics(admin), WAIT_S)
+        until(lambda: not _own_topics(admin), "the bench topics to be deleted", WAIT_S)
         for group, result in dict(admin.delete_groups([SINK_GROUP])).items():
             if result not in ("OK", "GroupIdNotFoundError"):
                 raise StackError("kafka", f"cannot delete consumer group {group}: {result}")
@@ -550,7 +548,7 @@ class _Connect:
             _raise_if_failed(name, status)
             return _states(status) == {state}
 
-        _wait(f"{name} to be {state}", reached, timeout)
+        until(reached, f"{name} to be {state}", timeout)
 
     def check_not_failed(self, *names: str) -> None:
         for name in names:
@@ -571,11 +569,11 @@ class _Connect:
         if self.status(name) is None:
             return
         self.put(f"/connectors/{name}/stop")
-        _wait(f"{name} to stop", lambda: _states(self.status(name)) <= {"STOPPED"}, WAIT_S)
+        until(lambda: _states(self.status(name)) <= {"STOPPED"}, f"{name} to stop", WAIT_S)
         if self.status(name) is not None:
             self._ok("DELETE", f"/connectors/{name}/offsets")
             self._ok("DELETE", f"/connectors/{name}")
-        _wait(f"{name} to be deleted", lambda: self.status(name) is None, WAIT_S)
+        until(lambda: self.status(name) is None, f"{name} to be deleted", WAIT_S)
 
 
 def _states(status: dict[str, Any] | None) -> set[str]:
@@ -611,11 +609,3 @@ def _message(response: httpx.Response) -> str:
     except ValueError:
         return f"HTTP {response.status_code}"
     return f"HTTP {response.status_code}: {str(body.get('message', ''))[:400]}"
-
-
-def _wait(what: str, check: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise StackError("bench", f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.25)

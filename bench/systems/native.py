@@ -7,8 +7,6 @@ Every subscription option and server setting is PostgreSQL 15's default (see ``s
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 from psycopg import sql
@@ -16,7 +14,9 @@ from psycopg.conninfo import make_conninfo
 
 from bench import workload
 from bench.context import Bench, Conn, count_rows
+from bench.poll import until
 from bench.systems.base import mirror_database
+from replicator.drain import slot_at
 
 ARRIVAL_COLUMN = "bench_applied_at"
 """When a row reached the target. The apply worker stamps a replicated transaction with the ORIGIN's
@@ -116,7 +116,12 @@ class NativeSystem:
         The slot keeps V1's WAL, so changes wait there as a backlog."""
         with bench.v2(NAME) as target:
             target.execute(sql.SQL("ALTER SUBSCRIPTION {} DISABLE").format(sql.Identifier(NAME)))
-            _wait(lambda: not _worker_pids(target), "the subscription's workers to exit")
+            until(
+                lambda: not _worker_pids(target),
+                "the subscription's workers to exit",
+                STOP_TIMEOUT_S,
+                interval=0.1,
+            )
 
     def resume(self, bench: Bench) -> None:
         """Enable the subscription. The launcher starts its apply worker at once, unless it started
@@ -143,11 +148,8 @@ class NativeSystem:
         if row is not None and row[0]:
             return True
         with bench.v1() as v1:
-            row = v1.execute(
-                "SELECT confirmed_flush_lsn >= %s::pg_lsn FROM pg_replication_slots WHERE slot_name = %s",
-                [lsn, NAME],
-            ).fetchone()
-        return bool(row is not None and row[0])
+            confirmed = slot_at(v1, NAME, lsn)
+        return bool(confirmed)
 
     def target(self, bench: Bench, v1_table: str) -> tuple[str, str]:
         return NAME, v1_table
@@ -202,7 +204,7 @@ def _drop_all(bench: Bench) -> None:
             db.execute(sql.SQL("ALTER SUBSCRIPTION {} SET (slot_name = NONE)").format(name))
             db.execute(sql.SQL("DROP SUBSCRIPTION {}").format(name))
     with bench.v1() as v1:
-        _wait(lambda: not _end_walsenders(v1), "its walsenders on V1 to exit")
+        until(lambda: not _end_walsenders(v1), "its walsenders on V1 to exit", STOP_TIMEOUT_S, interval=0.1)
         for pattern in slots:
             _drop_slots(v1, pattern)
         v1.execute(sql.SQL("DROP PUBLICATION IF EXISTS {}").format(sql.Identifier(NAME)))
@@ -235,7 +237,7 @@ def _drop_slots(v1: Conn, pattern: str) -> None:
                 v1.execute("SELECT pg_terminate_backend(%s)", [pid])
         return not remaining()
 
-    _wait(drop_inactive, f"slots {pattern!r} on V1 to drop")
+    until(drop_inactive, f"slots {pattern!r} on V1 to drop", STOP_TIMEOUT_S, interval=0.1)
 
 
 def _worker_pids(target: Conn) -> list[int]:
@@ -250,11 +252,3 @@ def _worker_pids(target: Conn) -> list[int]:
 def _show(conn: Conn, setting: str) -> str:
     row = conn.execute("SELECT current_setting(%s)", [setting]).fetchone()
     return str(row[0]) if row else ""
-
-
-def _wait(done: Callable[[], bool], what: str, timeout: float = STOP_TIMEOUT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.1)

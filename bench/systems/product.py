@@ -12,7 +12,6 @@ initial sync includes Debezium's snapshot, exactly as on a first deployment.
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,12 +22,13 @@ import yaml
 from psycopg import sql
 
 from bench.context import Bench, Conn, count_rows
+from bench.poll import until
 from bench.systems.base import mirror_database
 from replicator.cli.connector import register_connector
 from replicator.connect.config import load_connector
 from replicator.db.bootstrap import bootstrap_v2
 from replicator.demo.reset import STATE_TABLES
-from replicator.drain import SLOT
+from replicator.drain import SLOT, slot_at
 from replicator.kafka_util import end_offsets, group_offsets
 from replicator.mapping.catalog import read_catalog
 from replicator.settings import Settings
@@ -180,11 +180,15 @@ def fresh_connector(settings: Settings, *, topics: str = r"v1\..*", timeout: flo
         http.post("/connectors", json=body).raise_for_status()
     else:
         http.put(f"/connectors/{name}/stop").raise_for_status()
-    _until(lambda: _state(http, name) == "STOPPED", timeout, f"{name} did not stop")
-    _until(lambda: http.delete(f"/connectors/{name}/offsets").status_code < 300, timeout, "offsets kept")
+    until(lambda: _state(http, name) == "STOPPED", f"{name} to stop", timeout)
+    until(
+        lambda: http.delete(f"/connectors/{name}/offsets").status_code < 300,
+        "its stored offsets to be deleted",
+        timeout,
+    )
     http.delete(f"/connectors/{name}").raise_for_status()
     with psycopg.connect(settings.v1_admin.conninfo(), autocommit=True) as v1:
-        _until(lambda: _drop_slot(v1, SLOT), timeout, f"slot {SLOT} stays active")
+        until(lambda: _drop_slot(v1, SLOT), f"slot {SLOT} to be released and dropped", timeout)
     delete_topics(settings.kafka_bootstrap, topics)
 
 
@@ -205,11 +209,7 @@ def _drop_slot(v1: Conn, slot: str) -> bool:
 
 def slot_confirmed(bench: Bench, slot: str, lsn: str) -> bool:
     with bench.v1() as v1:
-        row = v1.execute(
-            "SELECT confirmed_flush_lsn >= %s::pg_lsn FROM pg_replication_slots WHERE slot_name = %s",
-            [lsn, slot],
-        ).fetchone()
-    return bool(row and row[0])
+        return bool(slot_at(v1, slot, lsn))
 
 
 def delete_topics(bootstrap: str, pattern: str, *, timeout: float = 60.0) -> None:
@@ -221,7 +221,11 @@ def delete_topics(bootstrap: str, pattern: str, *, timeout: float = 60.0) -> Non
         doomed = [t for t in admin.list_topics() if regex.fullmatch(t)]
         if doomed:
             admin.delete_topics(doomed)
-        _until(lambda: not any(regex.fullmatch(t) for t in admin.list_topics()), timeout, "topics remain")
+        until(
+            lambda: not any(regex.fullmatch(t) for t in admin.list_topics()),
+            f"topics {pattern} to be deleted",
+            timeout,
+        )
     finally:
         admin.close()
 
@@ -237,14 +241,6 @@ def _delete_group(bench: Bench, group: str) -> None:
         pass
     finally:
         admin.close()
-
-
-def _until(check: Any, timeout: float, failure: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{failure} after {timeout:.0f}s")
-        time.sleep(0.25)
 
 
 # ---------------------------------------------------------------------- targets and mappings
