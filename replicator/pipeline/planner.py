@@ -28,7 +28,8 @@ Ordering (``resolve``):
 * Held changes left at the end form a row-level FK cycle (team ↔ lead agent). One is **relaxed**: it is
   applied with its set_null FK columns (nullable by declaration) NULL, and a ``FIXUP`` step re-applies
   the full row right after the parent is written (if the parent ends up parked, the fixup is parked in
-  its place). If no edge is relaxable, the first held change is decided as if its parent were absent.
+  its place). A parked fixup is never relaxed again: its row is already in V2 with those columns NULL,
+  so it only waits. If no edge is relaxable, the first held change is decided as if its parent were absent.
 * A delete of a row that V2 children still reference waits behind them (see ``fk.decide_delete``).
 
 Every input item — batch items and loaded parked items — gets exactly one step carrying its outcome;
@@ -62,10 +63,14 @@ __all__ = [
     "Lookups",
     "ParkInfo",
     "Parked",
+    "ParkedId",
+    "ParkedWrites",
     "Positioned",
     "RowVersion",
     "Step",
     "lookup_request",
+    "parked_id",
+    "parked_writes",
     "plan_batch",
 ]
 
@@ -208,10 +213,55 @@ class Step:
     reason: DeadLetterReason | None = None
     missing_ref: str | None = None
     relaxed: tuple[str, ...] = ()  # APPLY of a cycle: FK columns written NULL until the FIXUP
+    fixup: bool = False
+    """The item is a cycle fixup (``Parked.fixup``), stored apart from its row's change at that position."""
 
     @property
     def released(self) -> bool:
         return self.from_parked and self.outcome is not None and self.outcome is not Outcome.PARKED
+
+
+# ---------------------------------------------------------------- the parked table
+
+ParkedId = tuple[str, str, int, int, bool]
+"""A parked item's key in the parked table: (V2 table, canonical key, commit LSN, LSN, fixup)."""
+
+
+def parked_id(item: Positioned, *, fixup: bool) -> ParkedId:
+    return (item.row[0], item.row[1], item.position.commit_lsn, item.position.lsn, fixup)
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedWrites:
+    """What the sink changes in the parked table for a batch's steps: ``remove`` these items, write (insert
+    or update) the items of these ``PARK`` steps."""
+
+    remove: tuple[ParkedId, ...]
+    upsert: tuple[Step, ...]
+
+
+def parked_writes(
+    steps: Sequence[Step], stored: Mapping[ParkedId, tuple[int | None, frozenset[RowId]]]
+) -> ParkedWrites:
+    """The parked table's changes for ``steps``, given the loaded items as ``stored`` (id → deadline,
+    waiting_for). An item ends parked when one of its steps parks it, even if another of its steps
+    left the parked set (a relaxed fixup that is parked again): its stored entry is then kept, and only
+    rewritten if its deadline or awaited rows changed. Every other loaded item that got a step is
+    removed (only loaded items: the fixup of a row relaxed and fixed up in this batch never was stored)."""
+    parks: dict[ParkedId, Step] = {}
+    left: dict[ParkedId, None] = {}
+    for step in steps:
+        ident = parked_id(step.item, fixup=step.fixup)
+        if step.action is Action.PARK and step.park is not None:
+            parks[ident] = step
+        elif step.from_parked:
+            left[ident] = None
+    upsert = tuple(
+        step
+        for ident, step in parks.items()
+        if step.park is not None and stored.get(ident) != (step.park.deadline_us, step.park.waiting_for)
+    )
+    return ParkedWrites(tuple(i for i in left if i in stored and i not in parks), upsert)
 
 
 # ---------------------------------------------------------------- planning

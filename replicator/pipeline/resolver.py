@@ -147,7 +147,18 @@ class _Resolver:
         if entry.fixup and action is Action.APPLY:
             action = Action.FIXUP  # its position is already stored: written without the version guard
         self.steps.append(
-            Step(action, entry.item, change, outcome, entry.from_parked, park, reason, missing_ref, relaxed)
+            Step(
+                action,
+                entry.item,
+                change,
+                outcome,
+                entry.from_parked,
+                park,
+                reason,
+                missing_ref,
+                relaxed,
+                entry.fixup,
+            )
         )
 
     def _effects(self, row: RowId, change: Write, position: Position) -> None:
@@ -178,6 +189,9 @@ class _Resolver:
     def _run_fixups(self, arrived: RowId) -> None:
         for row, fix in list(self.fixups.items()):
             fix.waiting.discard(arrived)
+            if not fix.waiting:
+                # a parent the full row references may have been deleted since the relaxed apply
+                fix.waiting = {r.id for r in parent_refs(fix.change, self.graph) if not self._present(r.id)}
             if not fix.waiting:
                 del self.fixups[row]
                 self._emit(Action.FIXUP, fix.entry, fix.change, Outcome.APPLIED)
@@ -346,8 +360,8 @@ class _Resolver:
         for chain in sorted(self._blocked(), key=lambda c: c.placement):
             entry = chain.queue[0]
             change = entry.item.change
-            if not isinstance(change, Upsert) or chain.row in self.fixups:
-                continue
+            if not isinstance(change, Upsert) or chain.row in self.fixups or entry.fixup:
+                continue  # a fixup's row is already in V2 with those columns NULL: it only waits
             refs = _refs(entry, change, self.graph)
             missing, held = self._held_parents(chain.row, refs)
             held_refs = [r for r in missing if r.id in held]

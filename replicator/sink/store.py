@@ -31,6 +31,8 @@ from replicator.pipeline.planner import (
     Parked,
     RowVersion,
     Step,
+    parked_id,
+    parked_writes,
 )
 from replicator.sink.keys import select_keys
 
@@ -395,47 +397,27 @@ class V2Store:
         steps: Sequence[Step],
         originals: Mapping[tuple[str, int, int], Original],
     ) -> None:
-        stored = {
-            (
-                p.item.change.table,
-                canonical_key(p.item.change.key),
-                p.item.position.commit_lsn,
-                p.item.position.lsn,
-                p.fixup,
-            ): (p.deadline_us, p.waiting_for)
-            for p in self._loaded
-        }
-        remove, upsert = [], []
-        for step in steps:
-            item = step.item
-            ident = (
-                item.change.table,
-                canonical_key(item.change.key),
-                item.position.commit_lsn,
-                item.position.lsn,
-                bool(step.park and step.park.fixup) or step.action is Action.FIXUP,
-            )
-            if step.action is Action.PARK and step.park is not None:
-                if stored.get(ident) == (step.park.deadline_us, step.park.waiting_for):
-                    continue  # stays parked exactly as stored: nothing to write
+        stored = {parked_id(p.item, fixup=p.fixup): (p.deadline_us, p.waiting_for) for p in self._loaded}
+        writes = parked_writes(steps, stored)
+        if writes.remove:
+            self.conn.execute(UNPARK_SQL, [list(column) for column in zip(*writes.remove, strict=True)])
+        if writes.upsert:
+            upsert = []
+            for step in writes.upsert:
+                item, park = step.item, step.park
+                assert park is not None
                 original = originals.get((item.topic, item.partition, item.offset), Original(None, None))
                 upsert.append(
                     (
-                        *ident[:4],
-                        step.park.fixup,
-                        step.park.since_us,
-                        step.park.deadline_us,
-                        [rid_text(r) for r in sorted(step.park.waiting_for)],
+                        *parked_id(item, fixup=park.fixup),
+                        park.since_us,
+                        park.deadline_us,
+                        [rid_text(r) for r in sorted(park.waiting_for)],
                         encode_item(item).decode(),
                         original.key,
                         original.value,
                     )
                 )
-            elif step.from_parked:
-                remove.append(ident)
-        if remove:
-            self.conn.execute(UNPARK_SQL, [list(column) for column in zip(*remove, strict=True)])
-        if upsert:
             with self.conn.cursor() as cur:
                 cur.executemany(PARK_SQL, upsert)
 
@@ -447,7 +429,9 @@ class V2Store:
                 cur.executemany(LEDGER_SQL, rows)
         if progress:
             with self.conn.cursor() as cur:
-                cur.executemany(PROGRESS_SQL, [(name, ts, lsn) for name, (ts, lsn) in progress.items()])
+                cur.executemany(
+                    PROGRESS_SQL, [(name, ts, lsn) for name, (ts, lsn) in sorted(progress.items())]
+                )
 
 
 def _group_by_columns(rows: Iterable[dict[str, object]]) -> dict[tuple[str, ...], list[dict[str, object]]]:

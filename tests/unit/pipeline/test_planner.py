@@ -18,10 +18,14 @@ from replicator.pipeline.planner import (
     Action,
     Lookups,
     Parked,
+    ParkedId,
+    ParkInfo,
     Positioned,
     RowVersion,
     Step,
     lookup_request,
+    parked_id,
+    parked_writes,
     plan_batch,
 )
 from replicator.pipeline.resolver import resolve, tally, v1_checks
@@ -39,12 +43,17 @@ def dl(table: str, id_: int) -> Delete:
 
 
 class Store:
-    """A V2 stand-in with FK constraints on: applying a step that breaks one fails the test."""
+    """A V2 stand-in with FK constraints on: applying a step that breaks one fails the test. Its parked
+    table changes as the sink's does (``parked_writes``)."""
 
     def __init__(self, rows: dict[RowId, dict[str, object]] | None = None) -> None:
         self.rows: dict[RowId, dict[str, object]] = dict(rows or {})
         self.versions: dict[RowId, RowVersion] = {r: RowVersion(Position(0, 0), False) for r in self.rows}
-        self.parked: list[Parked] = []
+        self.table: dict[ParkedId, Parked] = {}
+
+    @property
+    def parked(self) -> list[Parked]:
+        return list(self.table.values())
 
     def refs_of(self, row: RowId) -> set[RowId]:
         values = self.rows[row]
@@ -71,12 +80,16 @@ class Store:
         )
 
     def apply(self, steps: Sequence[Step]) -> None:
-        parked: list[Parked] = []
+        stored = {i: (p.deadline_us, p.waiting_for) for i, p in self.table.items()}
+        writes = parked_writes(steps, stored)
+        for ident in writes.remove:
+            del self.table[ident]
+        for step in writes.upsert:
+            assert step.park is not None
+            parked = replace(step.park.parked(step.item), deadline_us=step.park.deadline_us)
+            self.table[parked_id(step.item, fixup=parked.fixup)] = parked
         for step in steps:
             row = step.item.row
-            if step.action is Action.PARK:
-                assert step.park is not None
-                parked.append(step.park.parked(step.item))
             if step.action not in (Action.APPLY, Action.FIXUP):
                 continue
             version = self.versions.get(row)
@@ -94,7 +107,6 @@ class Store:
                 missing = self.refs_of(row) - set(self.rows)
                 assert not missing, f"FK: {row} written before its parents {missing}"
                 self.versions[row] = RowVersion(step.item.position, False)
-        self.parked = parked
 
     def run(self, items: Sequence[Positioned], now_us: int = NOW, **kw: Any) -> list[Step]:
         plan, lookups = self.lookups(items, now_us, **kw)
@@ -242,6 +254,69 @@ def test_orphan_handling_needs_a_v1_answer() -> None:
     assert store.rows[rid("teams", 1)]["office_id"] is None
 
 
+def test_a_fixup_parked_again_in_a_cycle_stays_parked_until_its_parent_comes() -> None:
+    """Regression (agents 8 and 39 once kept team_id NULL after the empty-target sync): a relaxed row's
+    parked fixup, loaded again with its still-blocked cycle (the team waits for its office and its lead,
+    the lead for its mentor), stays parked as stored and is applied once the team arrives — it is never
+    dropped from the parked table while the row keeps its FK column NULL."""
+    store = Store()
+    team = at(up("teams", 6, office_id=4, lead_agent_id=31), 1)
+    lead = at(up("agents", 31, team_id=6, mentor_agent_id=99), 1)
+    member = at(up("agents", 8, team_id=6), 1)
+    store.run([team, lead, member])
+    assert store.rows[rid("agents", 8)]["team_id"] is None
+    fixup = [p for p in store.parked if p.fixup]
+    assert [(p.item.row, p.waiting_for) for p in fixup] == [(rid("agents", 8), {rid("teams", 6)})]
+    again = store.run([], now_us=NOW + SECOND)  # a sweep (or batch) that loads the cycle again
+    assert [s.action for s in again if s.item.row == rid("agents", 8)] == [Action.PARK]
+    assert [p.item.row for p in store.parked if p.fixup] == [rid("agents", 8)]
+    store.run([at(up("offices", 4), 2), at(up("agents", 99), 3)], now_us=NOW + 2 * SECOND)
+    assert store.parked == []
+    assert store.rows[rid("agents", 8)]["team_id"] == 6
+    assert store.rows[rid("teams", 6)]["lead_agent_id"] == 31
+
+
+def test_the_parked_table_keeps_an_item_one_step_releases_and_another_parks() -> None:
+    """An item that leaves the parked set by one step and is parked again by another is kept (rewritten
+    only if its deadline or awaited rows changed); loaded items that got any other final step go, fixups
+    included; a fixup never stored is not removed."""
+    item = at(up("agents", 8, team_id=6), 1)
+    waiting = frozenset({rid("teams", 6)})
+    park = ParkInfo(since_us=NOW, deadline_us=NOW + SECOND, waiting_for=waiting, fixup=True)
+    fixup_id = parked_id(item, fixup=True)
+    stored = {fixup_id: (NOW + SECOND, waiting)}
+    relaxed = Step(Action.FIXUP, item, item.change, None, from_parked=True, fixup=True)
+    parked_again = Step(Action.PARK, item, item.change, None, from_parked=True, park=park, fixup=True)
+    writes = parked_writes([relaxed, parked_again], stored)
+    assert (writes.remove, writes.upsert) == ((), ())
+    later = replace(park, deadline_us=NOW + 2 * SECOND)
+    writes = parked_writes([relaxed, replace(parked_again, park=later)], stored)
+    assert writes.remove == () and [s.park for s in writes.upsert] == [later]
+    stale = Step(Action.SKIP_STALE, item, item.change, Outcome.SKIPPED_STALE, from_parked=True, fixup=True)
+    assert parked_writes([stale], stored).remove == (fixup_id,)
+    assert parked_writes([relaxed], {}).remove == ()
+
+
+def test_a_fixup_whose_parent_was_deleted_in_the_batch_waits_for_it() -> None:
+    """A relaxed row's fixup is not written while a parent it references is absent (deleted after the
+    relaxed apply): it waits for that parent like any child."""
+    store = Store()
+    store.run(
+        [
+            at(up("agents", 1, team_id=None, mentor_agent_id=3), 1),
+            at(up("teams", 1, office_id=None, lead_agent_id=3), 2),
+            at(dl("agents", 1), 3),
+        ]
+    )
+    steps = store.run(
+        [at(up("agents", 3, team_id=1, mentor_agent_id=1), 100), at(dl("teams", 1), 101)],
+        now_us=NOW + 10_000 * SECOND,
+    )
+    fixups = [s for s in steps if s.item.row == rid("agents", 3) and s.fixup]
+    assert [s.action for s in fixups] == [Action.PARK]
+    assert fixups[0].park is not None and rid("agents", 1) in fixups[0].park.waiting_for
+
+
 # ---------------------------------------------------------------- properties
 
 TABLE_FKS = {
@@ -306,15 +381,30 @@ def _outcomes_per_input(steps: Sequence[Step]) -> Counter[tuple[int, bool]]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(initial_store(), batches(), batches(start=100), st.sampled_from([None, True, False]))
+@given(
+    initial_store(),
+    batches(),
+    batches(start=50),
+    batches(start=100),
+    st.sampled_from([None, True, False]),
+)
 def test_resolved_steps_keep_fks_order_and_the_books(
-    rows: dict[RowId, dict[str, object]], first: list[Positioned], second: list[Positioned], v1: bool | None
+    rows: dict[RowId, dict[str, object]],
+    first: list[Positioned],
+    middle: list[Positioned],
+    second: list[Positioned],
+    v1: bool | None,
 ) -> None:
-    """Over two batches (the second after every timeout): every FK holds at every write, no row moves
-    backwards, every input item gets exactly one outcome, and the books balance."""
+    """Over three batches (the second before any timeout, which reloads what the first parked; the
+    third after every timeout): every FK holds at every write, no row moves backwards, every input item
+    gets exactly one outcome, the books balance, and the parked table holds exactly what they say."""
     store = Store(rows)
     books = Ledger()
-    for batch, now, presence in ((first, NOW, None), (second, NOW + 10_000 * SECOND, v1)):
+    for batch, now, presence in (
+        (first, NOW, None),
+        (middle, NOW + SECOND, None),
+        (second, NOW + 10_000 * SECOND, v1),
+    ):
         parked_in = list(store.parked)
         plan, lookups = store.lookups(batch, now)
         if presence is not None:
