@@ -42,8 +42,8 @@ from kafka import KafkaConsumer, TopicPartition
 from psycopg import sql
 
 from bench import stackenv
-from replicator.cli.connector import register_connector
 from replicator.connect.client import ConnectClient
+from replicator.connect.register import register_connector
 from replicator.demo.load import seed
 from replicator.demo.reset import reset_pipeline
 from replicator.mapping.catalog import read_catalog

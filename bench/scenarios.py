@@ -10,9 +10,9 @@ from typing import Any
 
 from bench import lag, workload
 from bench.context import Bench
-from bench.poll import until
 from bench.resources import CpuMeter, peak_rss_mb
 from bench.systems.base import System
+from replicator.poll import until
 
 POLL_S = 0.5
 
@@ -50,13 +50,15 @@ def initial_sync(
     until(lambda: system.synced(bench), f"{system.key} initial sync", timeout, interval=POLL_S)
     seconds = time.monotonic() - started  # from before start(): registration and snapshot included
     cpu = meter.stop()
+    usage = system.start_usage()
+    cpu.update({name: cpu_s for name, (cpu_s, _rss_mb) in usage.items()})
     result = {
         "seconds": round(seconds, 2),
         "rows": rows,
         "rows_per_s": round(rows / seconds, 1),
         "cpu_s": {k: round(v, 2) for k, v in cpu.items()},
         "cpu_s_per_1k_events": _per_1k(cpu, rows),
-        "worker_peak_rss_mb": round(_rss(bench, system), 1),
+        "worker_peak_rss_mb": round(max([_rss(bench, system), *(rss for _cpu, rss in usage.values())]), 1),
     }
     if not keep_running:
         system.teardown(bench)

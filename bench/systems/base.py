@@ -51,6 +51,10 @@ class System(Protocol):
         accounting. Shared components (PostgreSQL V1 and V2, Kafka, Connect) are measured by the
         benchmark itself."""
 
+    def start_usage(self) -> dict[str, tuple[float, float]]:
+        """CPU seconds and peak RSS MB of short-lived processes the last ``start`` ran to completion (the
+        product's initial load), by component; ``processes`` cannot name them, they have exited."""
+
     def teardown(self, bench: Bench) -> None:
         """Stop replicating and remove slots, subscriptions, connectors; the stack keeps running."""
 

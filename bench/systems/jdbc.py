@@ -50,11 +50,11 @@ from kafka import KafkaAdminClient
 from psycopg import sql
 
 from bench.context import Bench, count_rows
-from bench.poll import until
 from bench.systems.base import mirror_database
 from replicator.drain import slot_at
 from replicator.errors import ReplicatorError, StackError
 from replicator.kafka_util import end_offsets, group_offsets
+from replicator.poll import until
 from replicator.stack import jvm
 from replicator.stack.artifacts import ensure_copied
 from replicator.stack.layout import DEBEZIUM_POM, DEPLOY_LOCAL
@@ -180,6 +180,9 @@ class JdbcSinkSystem:
 
     def processes(self, bench: Bench) -> dict[str, list[int]]:
         """None of its own: both connectors run inside the shared Kafka Connect worker."""
+        return {}
+
+    def start_usage(self) -> dict[str, tuple[float, float]]:
         return {}
 
     def teardown(self, bench: Bench) -> None:

@@ -14,9 +14,9 @@ from psycopg.conninfo import make_conninfo
 
 from bench import workload
 from bench.context import Bench, Conn, count_rows
-from bench.poll import until
 from bench.systems.base import mirror_database
 from replicator.drain import slot_at
+from replicator.poll import until
 
 ARRIVAL_COLUMN = "bench_applied_at"
 """When a row reached the target. The apply worker stamps a replicated transaction with the ORIGIN's
@@ -157,6 +157,9 @@ class NativeSystem:
     def processes(self, bench: Bench) -> dict[str, list[int]]:
         """None of its own: the apply and table-sync workers are children of the V2 postmaster and the
         walsender a child of V1's, both measured with their cluster."""
+        return {}
+
+    def start_usage(self) -> dict[str, tuple[float, float]]:
         return {}
 
     def teardown(self, bench: Bench) -> None:

@@ -11,27 +11,27 @@ initial sync includes Debezium's snapshot, exactly as on a first deployment.
 
 from __future__ import annotations
 
-import re
+import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-import psycopg
 import yaml
 from psycopg import sql
 
 from bench.context import Bench, Conn, count_rows
-from bench.poll import until
 from bench.systems.base import mirror_database
-from replicator.cli.connector import register_connector
 from replicator.connect.config import load_connector
+from replicator.connect.register import register_connector
+from replicator.connect.reset import fresh_connector
 from replicator.db.bootstrap import bootstrap_v2
 from replicator.demo.reset import STATE_TABLES
 from replicator.drain import SLOT, slot_at
 from replicator.kafka_util import end_offsets, group_offsets
 from replicator.mapping.catalog import read_catalog
-from replicator.settings import Settings
 from replicator.stack.manager import WorkerProcess
 
 PARK_TIMEOUT = "5s"
@@ -51,7 +51,9 @@ class ProductSystem:
     identity: bool
     workers: int = 2
     first_worker: int = 11
+    debezium_snapshot: bool = False  # initial sync through Debezium's snapshot instead of `replicator load`
     _wanted: int = field(default=0, init=False)
+    _start_usage: dict[str, tuple[float, float]] = field(default_factory=dict, init=False)
 
     @property
     def group(self) -> str:
@@ -69,6 +71,7 @@ class ProductSystem:
             "batch_max": BATCH_MAX,
             "batch_within_s": BATCH_WITHIN_S,
             "connector": load_connector().config.get("plugin.name"),
+            "initial_sync": "Debezium snapshot" if self.debezium_snapshot else "replicator load (FK order)",
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -93,11 +96,31 @@ class ProductSystem:
             _write_bench_mapping(bench.settings.mapping_path, self._mapping_path(bench))
 
     def start(self, bench: Bench) -> None:
+        """The product's initial load (``replicator load``), or with ``debezium_snapshot`` Debezium's own
+        snapshot through Kafka; then the workers."""
         self._wanted = sum(bench.v1_counts().values())
-        register_connector(bench.settings.connect_url)
+        if self.debezium_snapshot:
+            register_connector(bench.settings.connect_url)
+        else:
+            command = [sys.executable, "-m", "replicator", "load", "--json"]
+            command += ["--mapping", str(self._mapping_path(bench))]
+            done = subprocess.run(
+                command, env={**os.environ, **self._env(bench)}, capture_output=True, text=True, check=False
+            )
+            if done.returncode != 0:
+                raise RuntimeError(
+                    f"replicator load failed ({done.returncode}): {done.stderr.strip()[-2000:]}"
+                )
+            report = json.loads(done.stdout)
+            self._start_usage = {"load": (float(report["cpu_s"]), float(report["peak_rss_mb"]))}
         self.resume(bench)
 
+    def start_usage(self) -> dict[str, tuple[float, float]]:
+        return dict(self._start_usage)
+
     def synced(self, bench: Bench) -> bool:
+        if not self.debezium_snapshot:
+            return self._drained(bench)
         captured = sum(end_offsets(bench.settings.kafka_bootstrap, SOURCE_TOPICS).values())
         return captured >= self._wanted and self._drained(bench)
 
@@ -105,14 +128,16 @@ class ProductSystem:
         self._stop_workers(bench)
 
     def resume(self, bench: Bench) -> None:
-        env = {
+        for index in self._indexes():
+            bench.stack.start_worker(index, env=self._env(bench))
+
+    def _env(self, bench: Bench) -> dict[str, str]:
+        return {
             "REPLICATOR_MAPPING_PATH": str(self._mapping_path(bench)),
             "REPLICATOR_CONSUMER_GROUP": self.group,
             "REPLICATOR_V2_WRITER__DBNAME": self.dbname,
             "REPLICATOR_V2_ADMIN__DBNAME": self.dbname,
         }
-        for index in self._indexes():
-            bench.stack.start_worker(index, env=env)
 
     def caught_up(self, bench: Bench, lsn: str) -> bool:
         return slot_confirmed(bench, SLOT, lsn) and self._drained(bench)
@@ -170,64 +195,9 @@ def product_systems() -> list[ProductSystem]:
 # ---------------------------------------------------------------------- the shared connector
 
 
-def fresh_connector(settings: Settings, *, topics: str = r"v1\..*", timeout: float = 60.0) -> None:
-    """No connector, no stored source offsets, no slot, no ``topics``: the next registration snapshots."""
-    name = load_connector().name
-    http = httpx.Client(base_url=settings.connect_url, timeout=30.0)
-    if http.get(f"/connectors/{name}").status_code == 404:
-        # Offsets outlive a deleted connector: recreate it stopped so they can be deleted.
-        body = {"name": name, "config": load_connector().config, "initial_state": "STOPPED"}
-        http.post("/connectors", json=body).raise_for_status()
-    else:
-        http.put(f"/connectors/{name}/stop").raise_for_status()
-    until(lambda: _state(http, name) == "STOPPED", f"{name} to stop", timeout)
-    until(
-        lambda: http.delete(f"/connectors/{name}/offsets").status_code < 300,
-        "its stored offsets to be deleted",
-        timeout,
-    )
-    http.delete(f"/connectors/{name}").raise_for_status()
-    with psycopg.connect(settings.v1_admin.conninfo(), autocommit=True) as v1:
-        until(lambda: _drop_slot(v1, SLOT), f"slot {SLOT} to be released and dropped", timeout)
-    delete_topics(settings.kafka_bootstrap, topics)
-
-
-def _state(http: httpx.Client, name: str) -> str:
-    response = http.get(f"/connectors/{name}/status")
-    return str(response.json().get("connector", {}).get("state")) if response.status_code == 200 else ""
-
-
-def _drop_slot(v1: Conn, slot: str) -> bool:
-    row = v1.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s", [slot]).fetchone()
-    if row is None:
-        return True
-    if row[0]:
-        return False
-    v1.execute("SELECT pg_drop_replication_slot(%s)", [slot])
-    return True
-
-
 def slot_confirmed(bench: Bench, slot: str, lsn: str) -> bool:
     with bench.v1() as v1:
         return bool(slot_at(v1, slot, lsn))
-
-
-def delete_topics(bootstrap: str, pattern: str, *, timeout: float = 60.0) -> None:
-    from kafka import KafkaAdminClient
-
-    regex = re.compile(pattern)
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        doomed = [t for t in admin.list_topics() if regex.fullmatch(t)]
-        if doomed:
-            admin.delete_topics(doomed)
-        until(
-            lambda: not any(regex.fullmatch(t) for t in admin.list_topics()),
-            f"topics {pattern} to be deleted",
-            timeout,
-        )
-    finally:
-        admin.close()
 
 
 def _delete_group(bench: Bench, group: str) -> None:

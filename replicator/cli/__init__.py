@@ -14,6 +14,7 @@ from replicator.cli import (
     connector,
     db,
     demo,
+    load,
     mapping,
     orphans,
     parity,
@@ -41,6 +42,7 @@ app.command("status")(status.status)
 app.command("parity")(parity.parity)
 app.command("report")(report.report)
 app.command("verify")(verify.verify)
+app.command("load")(load.load)
 
 
 def main() -> None:

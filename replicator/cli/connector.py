@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 import typer
@@ -10,7 +9,7 @@ import typer
 from replicator.cli.output import emit_json, progress_line
 from replicator.connect.client import ConnectClient, running
 from replicator.connect.config import load_connector
-from replicator.errors import StackError
+from replicator.connect.register import register_connector
 from replicator.settings import load_settings
 
 app = typer.Typer(no_args_is_help=True, help="The Debezium PostgreSQL source connector for V1.")
@@ -28,22 +27,6 @@ def register(
         return
     register_connector(load_settings().connect_url, wait=wait)
     progress_line(f"{connector.name} RUNNING")
-
-
-def register_connector(connect_url: str, *, wait: float = 60.0) -> None:
-    connector = load_connector()
-    client = ConnectClient(connect_url)
-    client.put_config(connector)
-    deadline = time.monotonic() + wait
-    status = client.status(connector.name)
-    while not running(status) and time.monotonic() < deadline:
-        time.sleep(0.5)
-        status = client.status(connector.name)
-    if not running(status):
-        trace = ""
-        for task in (status or {}).get("tasks", []):
-            trace = str(task.get("trace", "")).splitlines()[0] if task.get("trace") else trace
-        raise StackError("connect", f"{connector.name} is not RUNNING after {wait:.0f}s: {trace}")
 
 
 @app.command()

@@ -1,8 +1,9 @@
 """``replicator demo run``: the main job, end to end on the local stack.
 
-Steps: stack up → seed (first run, or ``--reseed``) → mapping check → orphan scan → register the
-connector and wait for Debezium's capture → two workers (one consumer group) until lag is zero →
-summary of the seed's figures before and after.
+Steps: stack up → seed (first run, or ``--reseed``) → mapping check → orphan scan → the initial load
+(``replicator load``: V1 at one consistent point into V2, parents first, then the connector streaming
+from that point) → two workers (one consumer group) until lag is zero → summary of the seed's figures
+before and after. On a rerun without ``--reseed`` the connector is already streaming: no load.
 """
 
 from __future__ import annotations
@@ -15,17 +16,17 @@ import psycopg
 import typer
 from psycopg import sql
 
-from replicator.cli.connector import register_connector
 from replicator.cli.output import progress_line, table
 from replicator.cli.progress import table_progress
 from replicator.connect.client import ConnectClient
 from replicator.connect.config import load_connector
+from replicator.connect.reset import fresh_connector
 from replicator.demo import spec
 from replicator.demo.load import seed
 from replicator.demo.reset import reset_pipeline
-from replicator.drain import wait_drained
+from replicator.drain import DrainState, wait_drained
 from replicator.errors import ReplicatorError
-from replicator.kafka_util import end_offsets
+from replicator.load.run import initial_load
 from replicator.mapping.catalog import read_catalog
 from replicator.mapping.check import Level, check_mapping
 from replicator.mapping.model import Mapping, load_mapping
@@ -50,7 +51,6 @@ def run(
     reseed: Annotated[
         bool, typer.Option("--reseed", help="Reload V1/V2 even if the scenario is there.")
     ] = False,
-    capture_timeout: Annotated[float, typer.Option(help="Seconds to wait for Debezium's snapshot.")] = 900,
     drain_timeout: Annotated[float, typer.Option(help="Seconds to wait for lag zero.")] = 1800,
 ) -> None:
     """The main job (see the module docstring)."""
@@ -58,9 +58,9 @@ def run(
     timings = {"stack up": stack.up(progress=progress_line)["total"]}
     mapping = load_mapping(stack.settings.mapping_path)
     before = _prepare(stack, mapping, scale=scale, reseed=reseed)
-    timings["capture"], captured = _capture(stack, mapping, timeout=capture_timeout)
+    timings["initial load"], loaded = _load(stack, mapping)
     timings["lag zero"] = _replicate(stack, mapping, timeout=drain_timeout)
-    _summary(stack, mapping, before=before, captured=captured, timings=timings, scale=scale)
+    _summary(stack, mapping, before=before, loaded=loaded, timings=timings, scale=scale)
 
 
 def _prepare(stack: Stack, mapping: Mapping, *, scale: float, reseed: bool) -> Before:
@@ -75,6 +75,8 @@ def _prepare(stack: Stack, mapping: Mapping, *, scale: float, reseed: bool) -> B
                 raise ReplicatorError("the connector exists but V1 has no scenario: run with --reseed")
             for worker in stack.workers():
                 worker.stop()
+            # A reseeded V1 is loaded again from scratch: no connector, offsets, slot or old events.
+            fresh_connector(settings, topics=rf"{load_connector().topic_prefix}\.public\..*")
             reset_pipeline(stack.settings, mapping)
             with table_progress("seed") as progress:
                 report = seed(v1, v2, scale=scale, progress=progress)
@@ -99,24 +101,16 @@ def _prepare(stack: Stack, mapping: Mapping, *, scale: float, reseed: bool) -> B
         )
 
 
-def _capture(stack: Stack, mapping: Mapping, *, timeout: float) -> tuple[float, int]:
-    """Register the connector; wait until Kafka holds at least one event per V1 row."""
+def _load(stack: Stack, mapping: Mapping) -> tuple[float, int]:
+    """The initial load, unless the connector already streams (a rerun without --reseed)."""
     settings = stack.settings
     started = time.monotonic()
-    register_connector(settings.connect_url)
-    with psycopg.connect(settings.v1_admin.conninfo()) as v1:
-        wanted = sum(_rows(v1, sorted({t.source for t in mapping.tables})).values())
-    pattern = rf"{load_connector().topic_prefix}\.public\..*"
-    captured = 0
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        captured = sum(end_offsets(settings.kafka_bootstrap, pattern).values())
-        if captured >= wanted:
-            break
-        progress_line(f"Debezium capture: {captured:,} / {wanted:,} V1 rows in Kafka")
-        time.sleep(5)
-    progress_line(f"captured {captured:,} change events in {time.monotonic() - started:.1f}s")
-    return time.monotonic() - started, captured
+    if ConnectClient(settings.connect_url).status(settings.connector_name) is not None:
+        progress_line(f"{settings.connector_name} is already streaming: no initial load")
+        return 0.0, 0
+    report = initial_load(settings, mapping, progress=progress_line)
+    progress_line(f"initial load: {report.total_rows:,} V1 rows in {report.seconds:.1f}s")
+    return time.monotonic() - started, report.total_rows
 
 
 def _replicate(stack: Stack, mapping: Mapping, *, timeout: float) -> float:
@@ -125,14 +119,19 @@ def _replicate(stack: Stack, mapping: Mapping, *, timeout: float) -> float:
     for index in range(1, WORKERS + 1):
         stack.start_worker(index)
     progress_line(f"{WORKERS} workers started (consumer group {settings.consumer_group})")
-    state = wait_drained(
-        settings,
-        source_topics(sorted({t.source for t in mapping.tables})),
-        timeout=timeout,
-        progress=lambda s: progress_line(
+    workers = [w for w in stack.workers() if w.running()]
+
+    def report(s: DrainState) -> None:
+        dead = [w for w in workers if not w.running()]
+        if dead:
+            raise ReplicatorError(f"{dead[0].name} exited; its log: {dead[0].log_path}")
+        progress_line(
             f"replicating: {s.consumer_lag:,} messages behind, {s.parked:,} parked"
             f"{'' if s.slot_caught_up else ', Debezium still shipping'}"
-        ),
+        )
+
+    state = wait_drained(
+        settings, source_topics(sorted({t.source for t in mapping.tables})), timeout=timeout, progress=report
     )
     if not state.zero:
         raise ReplicatorError(f"lag is not zero after {timeout:.0f}s: {state}")
@@ -142,7 +141,7 @@ def _replicate(stack: Stack, mapping: Mapping, *, timeout: float) -> float:
 
 
 def _summary(
-    stack: Stack, mapping: Mapping, *, before: Before, captured: int, timings: dict[str, float], scale: float
+    stack: Stack, mapping: Mapping, *, before: Before, loaded: int, timings: dict[str, float], scale: float
 ) -> None:
     settings = stack.settings
     state = read_status(settings, load_connector().topic_prefix)
@@ -176,7 +175,7 @@ def _summary(
         "replication",
         ["figure", "value"],
         [
-            ("change events captured", f"{captured:,}"),
+            ("V1 rows read by the initial load", f"{loaded:,}"),
             ("events applied", f"{totals.get('applied', 0):,}"),
             ("dead letters by reason", ", ".join(f"{r} {n:,}" for r, n in reasons.items()) or "none"),
             ("accounting", "adds up" if state.balanced else f"DOES NOT add up: {state.ledger.violation()}"),

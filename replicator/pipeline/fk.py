@@ -55,6 +55,7 @@ __all__ = [
     "decide_delete",
     "parent_refs",
     "row_id",
+    "strongly_connected",
 ]
 
 RowId = tuple[str, str]
@@ -207,7 +208,13 @@ class FkGraph:
 
 def _ranks(mapping: model.Mapping) -> dict[str, int]:
     """Topological rank of each V2 table, parents first; tables of one FK cycle share a rank (Tarjan)."""
-    parents = mapping.parents()
+    components = strongly_connected(mapping.parents())
+    return {table: rank for rank, component in enumerate(components) for table in component}
+
+
+def strongly_connected(parents: Mapping[str, Iterable[str]]) -> list[list[str]]:
+    """Tarjan's strongly connected components of a child → parents graph, parents first: a component
+    comes after every component it references. Nodes only named as parents are included."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -218,7 +225,7 @@ def _ranks(mapping: model.Mapping) -> dict[str, int]:
         index[node] = low[node] = len(index)
         stack.append(node)
         on_stack.add(node)
-        for parent in parents.get(node, ()):
+        for parent in sorted(parents.get(node, ())):
             if parent not in index:
                 visit(parent)
                 low[node] = min(low[node], low[parent])
@@ -232,12 +239,12 @@ def _ranks(mapping: model.Mapping) -> dict[str, int]:
                 component.append(member)
                 if member == node:
                     break
-            components.append(component)
+            components.append(sorted(component))
 
-    for table in sorted(parents):
-        if table not in index:
-            visit(table)
-    return {table: rank for rank, component in enumerate(components) for table in component}
+    for node in sorted(parents):
+        if node not in index:
+            visit(node)
+    return components
 
 
 def parent_refs(change: Upsert, graph: FkGraph | model.Mapping) -> list[ParentRef]:

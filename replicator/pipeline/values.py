@@ -54,7 +54,8 @@ class SchemaMismatchError(TerminalError):
         super().__init__(f"{table}: columns not in the V1 catalog: {', '.join(sorted(columns))}")
 
 
-def _precision(type_name: str, default: int = 6) -> int:
+def precision(type_name: str, default: int = 6) -> int:
+    """The fractional-second digits of ``timestamp(p)``/``time(p)`` (6 when not given)."""
     match = _PRECISION.search(type_name)
     return int(match.group(1)) if match else default
 
@@ -145,9 +146,17 @@ _BY_PRECISION: Mapping[str, Callable[[int], Decoder]] = {"time": _time, "timesta
 def _scalar_decoder(column: CatalogColumn) -> Decoder:
     by_precision = _BY_PRECISION.get(column.base_type)
     if by_precision is not None:
-        return by_precision(1000 if _precision(column.type_name) <= 3 else 1)
+        return by_precision(1000 if precision(column.type_name) <= 3 else 1)
     # Text family, enums, interval, timetz, inet, …: PostgreSQL parses the text form.
     return _BY_TYPE.get(column.base_type, _str)
+
+
+def decodes_as_text(column: CatalogColumn) -> bool:
+    """Debezium sends this column as a string that PostgreSQL parses back (text family, json, enums,
+    interval, timetz, inet, …): the value stays that string end to end."""
+    if column.base_type in _BY_PRECISION:
+        return False
+    return _BY_TYPE.get(column.base_type, _str) in {_str, _json_text}
 
 
 def _array(element: Decoder) -> Decoder:

@@ -31,3 +31,8 @@ class DeadLetterProducer:
                 future.get(timeout=30)
         except KafkaError as exc:
             raise TransientError(f"dead-letter topic {self.topic}: {type(exc).__name__}") from None
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.close(timeout=10)
+            self._producer = None

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections import ChainMap
+from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -27,7 +29,7 @@ from replicator.mapping.model import Mapping
 from replicator.mapping.sql import copied_column
 from replicator.pipeline.accounting import Ledger, Outcome
 from replicator.pipeline.deadletter import DeadLetterReason, Stage, dead_letter_record, reason_for
-from replicator.pipeline.envelope import Heartbeat, RowChange, Tombstone, decode
+from replicator.pipeline.envelope import Heartbeat, Position, RowChange, Tombstone, decode
 from replicator.pipeline.envelope import Op as EnvelopeOp
 from replicator.pipeline.fk import FkGraph, canonical_key
 from replicator.pipeline.planner import (
@@ -66,6 +68,51 @@ class BatchResult:
     dead_letters: int
     duration_s: float
     steps: list[Step] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Sourced:
+    """One source row to map, with where it came from."""
+
+    row: SourceRow
+    position: Position
+    ts_us: int
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """A row read from V1 directly (``Processor.process_rows``) and how to build its Kafka-shaped
+    original when a dead letter or a parked item needs one."""
+
+    source: Sourced
+    build: Callable[[], Record]
+
+    def record(self) -> Record:
+        return self.build()
+
+
+class _LazyOriginals(MappingABC[tuple[str, int, int], Original]):
+    """Originals of ``process_rows`` rows, built on first use: most rows never need theirs."""
+
+    def __init__(self, rows: dict[tuple[str, int, int], SourceRecord]) -> None:
+        self._rows = rows
+        self._built: dict[tuple[str, int, int], Original] = {}
+
+    def __getitem__(self, key: tuple[str, int, int]) -> Original:
+        built = self._built.get(key)
+        if built is None:
+            record = self._rows[key].record()
+            built = self._built[key] = Original(record.key, record.value, record.headers)
+        return built
+
+    def __iter__(self) -> Iterator[tuple[str, int, int]]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
 
 
 class SinkConstraintError(TerminalError):
@@ -162,34 +209,44 @@ class Processor:
                 _advance(progress, "heartbeat", decoded.commit_ts_us, decoded.lsn or 0)
                 continue
             assert isinstance(decoded, RowChange)
+            source = Sourced(
+                self._source_row(decoded),
+                decoded.position,
+                decoded.commit_ts_us,
+                record.topic,
+                record.partition,
+                record.offset,
+            )
             try:
-                changes = self.engine.apply(self._source_row(decoded))
-            except TerminalError as exc:
-                ledger.settle(
-                    decoded.table, decoded.op.value, Outcome.DEAD_LETTERED, reason=reason_for(exc).value
-                )
-                failed.append((record, exc, Stage.MAP))
-                continue
-            if not changes:
-                ledger.settle(decoded.table, decoded.op.value, Outcome.SKIPPED_FILTERED)
-                continue
-            originals[(record.topic, record.partition, record.offset)] = Original(
-                record.key, record.value, record.headers
-            )
-            items.extend(
-                [
-                    Positioned(
-                        change,
-                        decoded.position,
-                        record.topic,
-                        record.partition,
-                        record.offset,
-                        decoded.commit_ts_us,
+                if self._map_one(source, items, ledger):
+                    originals[(record.topic, record.partition, record.offset)] = Original(
+                        record.key, record.value, record.headers
                     )
-                    for change in changes
-                ]
-            )
+            except TerminalError as exc:
+                failed.append((record, exc, Stage.MAP))
         return items, originals, failed
+
+    def _map_one(self, source: Sourced, items: list[Positioned], ledger: Ledger) -> bool:
+        """Map one source row into ``items``; False when it yields no V2 change (settled as filtered).
+        A ``TerminalError`` is settled as dead-lettered and re-raised for the caller's dead letter."""
+        row = source.row
+        try:
+            changes = self.engine.apply(row)
+        except TerminalError as exc:
+            ledger.settle(row.table, row.op.value, Outcome.DEAD_LETTERED, reason=reason_for(exc).value)
+            raise
+        if not changes:
+            ledger.settle(row.table, row.op.value, Outcome.SKIPPED_FILTERED)
+            return False
+        items.extend(
+            [
+                Positioned(
+                    change, source.position, source.topic, source.partition, source.offset, source.ts_us
+                )
+                for change in changes
+            ]
+        )
+        return True
 
     def _source_row(self, change: RowChange) -> SourceRow:
         decoder = self.decoders.get(change.table)
@@ -211,6 +268,37 @@ class Processor:
         started = time.monotonic()
         ledger, progress = Ledger(), {}  # type: ignore[var-annotated]
         items, originals, failed = self._map(records, ledger, progress)
+        return self._apply(items, originals, failed, ledger=ledger, progress=progress, started=started)
+
+    def process_rows(self, rows: Sequence[SourceRecord]) -> BatchResult:
+        """Apply rows read from V1 itself (the initial load): values already Python, as ``RowDecoder``
+        yields them. Same mapping, resolution and writes as ``process``; the Debezium-shaped original of a
+        row (for its dead letter or parked item) is built only if one is needed."""
+        started = time.monotonic()
+        ledger, progress = Ledger(), {}  # type: ignore[var-annotated]
+        items: list[Positioned] = []
+        failed: list[tuple[Record, BaseException, Stage]] = []
+        by_coordinates: dict[tuple[str, int, int], SourceRecord] = {}
+        for row in rows:
+            try:
+                if self._map_one(row.source, items, ledger):
+                    by_coordinates[(row.source.topic, row.source.partition, row.source.offset)] = row
+            except TerminalError as exc:
+                failed.append((row.record(), exc, Stage.MAP))
+        return self._apply(
+            items, _LazyOriginals(by_coordinates), failed, ledger=ledger, progress=progress, started=started
+        )
+
+    def _apply(
+        self,
+        items: list[Positioned],
+        originals: MappingABC[tuple[str, int, int], Original],
+        failed: list[tuple[Record, BaseException, Stage]],
+        *,
+        ledger: Ledger,
+        progress: dict[str, tuple[int, int]],
+        started: float,
+    ) -> BatchResult:
         now_us = int(self.clock() * 1_000_000)
         dead = [self._dead_letter(r, exc, stage, now_us) for r, exc, stage in failed]
         steps = self._with_retry(
@@ -244,7 +332,7 @@ class Processor:
     def _transaction(
         self,
         items: list[Positioned],
-        originals: dict[tuple[str, int, int], Original],
+        originals: MappingABC[tuple[str, int, int], Original],
         dead: list[tuple[bytes | None, bytes | None, list[Header]]],
         ledger: Ledger,
         progress: dict[str, tuple[int, int]],
@@ -259,7 +347,7 @@ class Processor:
             with conn.transaction():
                 plan = plan_batch(items, self.graph)
                 loaded = store.load_expired(now_us, limit) if expired else store.load_parked(plan.touched)
-                originals = {**loaded.originals, **originals}
+                originals = ChainMap(originals, loaded.originals)  # type: ignore[arg-type]
                 lookups = store.lookups(lookup_request(plan, loaded.items), loaded.items, now_us)
                 steps = resolve(plan, lookups)
                 checks = v1_checks(steps)
@@ -305,7 +393,7 @@ class Processor:
         return out
 
     def _write(
-        self, store: V2Store, steps: list[Step], originals: dict[tuple[str, int, int], Original]
+        self, store: V2Store, steps: list[Step], originals: MappingABC[tuple[str, int, int], Original]
     ) -> list[Step]:
         """Set-based write; if V2 rejects something, isolate it row by row and dead-letter the culprits."""
         try:
@@ -335,7 +423,7 @@ class Processor:
         return out
 
     def _step_dead_letters(
-        self, steps: Sequence[Step], originals: dict[tuple[str, int, int], Original], now_us: int
+        self, steps: Sequence[Step], originals: MappingABC[tuple[str, int, int], Original], now_us: int
     ) -> list[tuple[bytes | None, bytes | None, list[Header]]]:
         out = []
         for step in steps:
@@ -396,4 +484,12 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}{f' sqlstate {sqlstate}' if sqlstate else ''}"
 
 
-__all__ = ["BatchResult", "Processor", "Record", "ReplicatorError", "SinkConstraintError"]
+__all__ = [
+    "BatchResult",
+    "Processor",
+    "Record",
+    "ReplicatorError",
+    "SinkConstraintError",
+    "SourceRecord",
+    "Sourced",
+]

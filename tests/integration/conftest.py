@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from replicator.cli.connector import register_connector
+from replicator.connect.register import register_connector
 from replicator.settings import Settings
 from replicator.stack.manager import Stack, open_stack
 from replicator.stack.process import pid_alive

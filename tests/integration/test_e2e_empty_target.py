@@ -13,21 +13,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
 
-from bench.systems.product import fresh_connector
-from replicator.cli.connector import register_connector
-from replicator.demo.load import SCHEMAS_DIR, seed
-from replicator.demo.reset import STATE_TABLES
+from replicator.connect.register import register_connector
+from replicator.demo.load import SCHEMAS_DIR
 from replicator.drain import wait_drained
 from replicator.mapping.model import Mapping, load_mapping
 from replicator.stack.manager import Stack
 from replicator.worker.app import source_topics
-from tests.support.expected import actual_v2, diff, v1_through_mapping
+from tests.support.first_sync import seed_with_empty_v2, v2_problems
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -43,18 +39,7 @@ def first_sync(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     mapping_file.write_text(re.sub(r"park_timeout: \S+", "park_timeout: 2s", text))
     mapping = load_mapping(mapping_file)
     settings = stack.settings
-    sources = sorted({t.source for t in mapping.tables})
-    with (
-        psycopg.connect(settings.v1_admin.conninfo()) as v1,
-        psycopg.connect(settings.v2_admin.conninfo()) as v2,
-    ):
-        seed(v1, v2, scale=SCALE)
-    with psycopg.connect(settings.v2_admin.conninfo(), autocommit=True) as v2:
-        tables = [sql.Identifier("public", t) for t in sorted({t.target for t in mapping.tables})]
-        state = [sql.Identifier("replicator", t) for t in STATE_TABLES]
-        v2.execute(sql.SQL("TRUNCATE {} CASCADE").format(sql.SQL(", ").join([*tables, *state])))
-    # Only the mapped tables' topics go: the smoke tests' topic and worker are left alone.
-    fresh_connector(settings, topics=rf"v1\.public\.({'|'.join(sources)})")
+    seed_with_empty_v2(settings, mapping, scale=SCALE)
     register_connector(settings.connect_url)
     env = {"REPLICATOR_MAPPING_PATH": str(mapping_file), "REPLICATOR_CONSUMER_GROUP": GROUP}
     worker = stack.start_worker(WORKER, env=env)
@@ -79,14 +64,4 @@ def test_v2_is_v1_through_the_mapping_after_the_first_sync(first_sync: Mapping, 
     settings = stack.settings.model_copy(update={"consumer_group": GROUP})
     topics = source_topics(sorted({t.source for t in first_sync.tables}))
     assert wait_drained(settings, topics, timeout=300).zero
-    with (
-        psycopg.connect(settings.v1_admin.conninfo()) as v1,
-        psycopg.connect(settings.v2_admin.conninfo()) as v2,
-    ):
-        expected = v1_through_mapping(v1, first_sync)
-        actual = actual_v2(v2, first_sync, sorted(expected))
-    problems: dict[str, Any] = {
-        t: (d.missing[:5], d.extra[:5], list(d.different.items())[:5])
-        for t, d in diff(expected, actual).items()
-    }
-    assert problems == {}
+    assert v2_problems(settings, first_sync) == {}

@@ -1,4 +1,4 @@
-"""Waiting for a condition: the one polling loop the benchmark's systems and scenarios share."""
+"""Waiting for a condition: the one polling loop the product's resets and the benchmark share."""
 
 from __future__ import annotations
 

@@ -1,0 +1,301 @@
+"""The initial load: V1 at one consistent point → V2, parents first, then Debezium from that point on.
+
+1. Refuse if the connector is registered: its slot already streams V2's changes.
+2. Create the connector's slot with an exported snapshot (``source.exported_snapshot``).
+3. Read every mapped V1 table under that snapshot in FK order (``order.load_groups``), turn the rows
+   into snapshot records (``records``) and apply them with the worker's ``Processor``: the same mapping,
+   FK resolution, orphan policies, dead letters, row versions and ledger as the stream.
+4. Register the connector with ``snapshot.mode=no_data``: Debezium streams from the consistent point.
+
+Why this instead of Debezium's own snapshot: Debezium snapshots tables in name order, so children
+reach the workers before their parents and wait parked (hundreds of thousands of rows at the demo's
+scale), and every row goes through Kafka once more. Read parents first, a child's parent is already in
+V2 — apart from rows that point at a later row of their own table or across the teams ↔ agents cycle,
+which wait briefly and are released as soon as the rest of their group is applied.
+
+A missing parent needs no park timeout here: the snapshot is consistent, so a parent that is not in V2
+after its table was loaded is asked of V1 at once. If V1 lacks it, it is an orphan and its policy
+applies now; if V1 has it (inserted after the snapshot), the child waits for it like any parked row.
+So the load runs with every park timeout set to zero.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+
+from replicator.connect.client import ConnectClient
+from replicator.connect.config import load_connector
+from replicator.connect.register import register_connector
+from replicator.load.order import load_groups
+from replicator.load.records import RecordBuilder
+from replicator.load.source import LoadError, Snapshot, exported_snapshot, read_table, snapshot_reader
+from replicator.mapping.catalog import read_catalog
+from replicator.mapping.model import Mapping
+from replicator.pipeline.accounting import Ledger
+from replicator.settings import Settings
+from replicator.worker.deadletters import DeadLetterProducer
+from replicator.worker.processor import Processor
+
+__all__ = ["LoadReport", "Share", "initial_load", "without_park_timeouts"]
+
+Progress = Callable[[str], None]
+SETTLE_ROUNDS = 50
+SETTLE_LIMIT = 5000
+
+
+@dataclass
+class LoadReport:
+    slot: str
+    consistent_point: str
+    groups: list[tuple[str, ...]]
+    rows: dict[str, int] = field(default_factory=dict)  # V1 table → rows read
+    ledger: Ledger = field(default_factory=Ledger)
+    dead_letters: int = 0
+    seconds: float = 0.0
+    registered: bool = False
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+
+def without_park_timeouts(mapping: Mapping) -> Mapping:
+    """The mapping with every park timeout zero: a missing parent is asked of V1 at once."""
+    return mapping.model_copy(
+        update={
+            "defaults": mapping.defaults.model_copy(update={"park_timeout": timedelta(0)}),
+            "relationships": tuple(
+                r.model_copy(update={"park_timeout": None}) for r in mapping.relationships
+            ),
+        }
+    )
+
+
+def initial_load(
+    settings: Settings,
+    mapping: Mapping,
+    *,
+    batch_rows: int = 5000,
+    processes: int = 2,
+    replace_slot: bool = False,
+    register: bool = True,
+    progress: Progress = lambda _line: None,
+) -> LoadReport:
+    """See the module docstring. ``processes`` load in parallel, each the rows whose key hashes to it,
+    all from the same snapshot; every process finishes a group before any starts the next."""
+    started = time.monotonic()
+    connector = load_connector()
+    slot = connector.config["slot.name"]
+    if ConnectClient(settings.connect_url).status(connector.name) is not None:
+        raise LoadError(
+            f"connector {connector.name} is already registered, so V2 is replicated from slot {slot}:"
+            " the initial load runs before the connector's first start. To start over, delete the"
+            " connector, its slot and its topics"
+        )
+    if replace_slot:
+        _drop_idle_slot(settings, slot)
+    groups = load_groups(mapping)
+    with exported_snapshot(settings.v1_replication.conninfo(), slot) as snapshot:
+        report = LoadReport(slot=slot, consistent_point=snapshot.lsn_text, groups=groups)
+        progress(f"slot {slot} created at {snapshot.lsn_text}; reading V1 there with {processes} processes")
+        jobs = [
+            _Job(settings, mapping, snapshot, groups, Share(k, processes), batch_rows)
+            for k in range(processes)
+        ]
+        parts = _run_jobs(jobs, progress) if processes > 1 else [_load_share(jobs[0], None, progress)]
+    for part in parts:
+        for table, n in part.rows.items():
+            report.rows[table] = report.rows.get(table, 0) + n
+        report.ledger.merge(part.ledger)
+        report.dead_letters += part.dead_letters
+    if register:
+        register_connector(settings.connect_url, overrides={"snapshot.mode": "no_data"})
+        report.registered = True
+        progress(f"{connector.name} registered: streaming from {report.consistent_point}")
+    report.seconds = time.monotonic() - started
+    return report
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """The rows one loading process reads: those whose key hashes to ``index`` of ``count``."""
+
+    index: int
+    count: int
+
+
+@dataclass(frozen=True)
+class _Job:
+    """Everything one loading process needs; picklable, for a spawned process."""
+
+    settings: Settings
+    mapping: Mapping
+    snapshot: Snapshot
+    groups: list[tuple[str, ...]]
+    share: Share
+    batch_rows: int
+
+
+@dataclass
+class _Part:
+    rows: dict[str, int] = field(default_factory=dict)
+    ledger: Ledger = field(default_factory=Ledger)
+    dead_letters: int = 0
+
+
+class _Loader:
+    """A Processor for the load (every park timeout zero) and its dead-letter producer."""
+
+    def __init__(self, settings: Settings, mapping: Mapping) -> None:
+        with psycopg.connect(settings.v1_replication.conninfo()) as v1:
+            self.v1_catalog = read_catalog(v1, mapping.source_schema)
+        with psycopg.connect(settings.v2_writer.conninfo()) as v2:
+            v2_catalog = read_catalog(v2, mapping.target_schema)
+        self.dead_letters = DeadLetterProducer(settings.kafka_bootstrap, settings.dead_letter_topic)
+        self.processor = Processor(
+            mapping=without_park_timeouts(mapping),
+            v1_catalog=self.v1_catalog,
+            v2_catalog=v2_catalog,
+            v2_conninfo=settings.v2_writer.conninfo(),
+            v1_conninfo=settings.v1_replication.conninfo(),
+            dead_letters=self.dead_letters.send_all,
+            connector_name=settings.connector_name,
+        )
+
+    def __enter__(self) -> _Loader:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.processor.close()
+        self.dead_letters.close()
+
+
+def _load_share(job: _Job, barrier: Any, progress: Progress) -> _Part:
+    """This process's share of every group, in order; with a ``barrier``, at the end of each group wait
+    until every process has finished it."""
+    part = _Part()
+    connector = load_connector()
+    schema = job.mapping.source_schema
+    reader_conninfo = job.settings.v1_replication.conninfo()
+    with (
+        _Loader(job.settings, job.mapping) as loader,
+        snapshot_reader(reader_conninfo, job.snapshot) as reader,
+    ):
+        for group in job.groups:
+            for name in group:
+                table = loader.v1_catalog.table(name)
+                if table is None:
+                    raise LoadError(f"V1 has no table {schema}.{name}, which the mapping reads")
+                builder = RecordBuilder(
+                    table,
+                    schema=schema,
+                    topic=connector.table_topic(schema, name),
+                    connector=connector.topic_prefix,
+                    lsn=job.snapshot.lsn,
+                    taken_us=job.snapshot.taken_us,
+                    first_offset=job.share.index,
+                    offset_step=job.share.count,
+                )
+                share = (job.share.index, job.share.count)
+                for rows in read_table(reader, schema, table, batch_rows=job.batch_rows, share=share):
+                    result = loader.processor.process_rows(builder.sources(rows))
+                    part.rows[name] = part.rows.get(name, 0) + len(rows)
+                    part.ledger.merge(result.ledger)
+                    part.dead_letters += result.dead_letters
+            # Rows waiting for a row of their own group that another batch (or process) wrote after they
+            # parked are released now, before the next group's children look for them.
+            if barrier is not None:
+                barrier.wait()
+            if job.share.index == 0:
+                _settle(loader.processor, part, progress)
+                progress(f"loaded {', '.join(group)}")
+            if barrier is not None:
+                barrier.wait()
+    return part
+
+
+def _run_jobs(jobs: list[_Job], progress: Progress) -> list[_Part]:
+    """One spawned process per job, their progress relayed; any failure stops them all."""
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(len(jobs))
+    messages: Any = context.Queue()
+    children = [context.Process(target=_child, args=(job, barrier, messages), daemon=True) for job in jobs]
+    for child in children:
+        child.start()
+    parts: list[_Part] = []
+    failure: str | None = None
+    try:
+        while len(parts) < len(jobs) and failure is None:
+            try:
+                kind, payload = messages.get(timeout=1.0)
+            except queue.Empty:
+                if any(c.exitcode not in {None, 0} for c in children):
+                    failure = "a loading process died without a report"
+                continue
+            if kind == "progress":
+                progress(payload)
+            elif kind == "part":
+                parts.append(payload)
+            else:
+                failure = payload
+    finally:
+        if failure is not None:
+            barrier.abort()
+            for child in children:
+                child.terminate()
+        for child in children:
+            child.join(timeout=30)
+    if failure is not None:
+        raise LoadError(
+            f"the initial load failed: {failure}. What was applied stays (row versions guard it);"
+            " rerun with --replace-slot to load again from a new snapshot"
+        )
+    return parts
+
+
+def _child(job: _Job, barrier: Any, messages: Any) -> None:
+    try:
+        part = _load_share(job, barrier, lambda line: messages.put(("progress", line)))
+    except threading.BrokenBarrierError:
+        messages.put(("error", f"process {job.share.index}: another loading process failed"))
+    except Exception as exc:
+        barrier.abort()
+        messages.put(("error", f"process {job.share.index}: {type(exc).__name__}: {exc}"))
+    else:
+        messages.put(("part", part))
+
+
+def _settle(processor: Processor, report: _Part, progress: Progress) -> None:
+    """Re-resolve what the load left parked, until a round releases nothing. A row parks when its parent
+    is in its own group but not yet written (a self-reference, the other half of a cycle, a row of
+    another process's share), and a batch releases only the waiters it finds parked (a bounded closure,
+    ``V2Store._closure``); what parked after its parent arrived is released here. What still waits has
+    a parent in V1 that is not coming to V2 (an orphan itself, or filtered out): the workers' sweep
+    keeps it, as it would any parked row."""
+    for _round in range(SETTLE_ROUNDS):
+        result = processor.sweep(limit=SETTLE_LIMIT)
+        report.ledger.merge(result.ledger)
+        report.dead_letters += result.dead_letters
+        released = result.ledger.totals().get("released", 0)
+        if not released:
+            break
+        progress(f"released {released:,} rows whose parents were written after them")
+
+
+def _drop_idle_slot(settings: Settings, slot: str) -> None:
+    with psycopg.connect(settings.v1_admin.conninfo(), autocommit=True) as v1:
+        row = v1.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s", [slot]).fetchone()
+        if row is None:
+            return
+        if row[0]:
+            raise LoadError(f"replication slot {slot} is in use by a running client; stop it first")
+        v1.execute("SELECT pg_drop_replication_slot(%s)", [slot])

@@ -1,0 +1,128 @@
+"""V1 at one consistent point: the connector's replication slot, created with an exported snapshot.
+
+``CREATE_REPLICATION_SLOT … (SNAPSHOT 'export')`` on a replication connection returns the slot's
+consistent point and the name of a snapshot of exactly that point. Every V1 transaction committed
+before the point is in the snapshot; every one committed after it will be decoded from the slot. So
+reading V1 under the snapshot, then starting Debezium on that slot with ``snapshot.mode=no_data``,
+loses nothing and sees nothing twice. The snapshot lives while the creating connection stays open and
+idle; ``exported_snapshot`` holds it for the ``with`` block.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import pq, sql
+
+from replicator.errors import ReplicatorError, TerminalError
+from replicator.mapping.catalog import CatalogTable
+from replicator.pipeline.encode import text_columns
+
+__all__ = ["LoadError", "Snapshot", "exported_snapshot", "parse_lsn", "read_table", "snapshot_reader"]
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+
+class LoadError(TerminalError):
+    """The initial load cannot start or go on; the message says what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    slot: str
+    name: str  # the exported snapshot's id, for SET TRANSACTION SNAPSHOT
+    lsn: int  # the slot's consistent point
+    lsn_text: str
+    taken_us: int  # wall clock when the slot was created: the loaded rows' commit time
+
+
+def parse_lsn(text: str) -> int:
+    high, _, low = text.partition("/")
+    return (int(high, 16) << 32) | int(low, 16)
+
+
+@contextmanager
+def exported_snapshot(conninfo: str, slot: str) -> Iterator[Snapshot]:
+    """Create logical replication slot ``slot`` (pgoutput) and hold its exported snapshot."""
+    try:
+        conn = psycopg.connect(conninfo, replication="database", autocommit=True)
+    except psycopg.OperationalError as exc:
+        raise ReplicatorError(f"V1 refused a replication connection: {type(exc).__name__}") from None
+    try:
+        # Replication commands need the simple query protocol: libpq's PQexec.
+        command = sql.SQL("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput (SNAPSHOT 'export')").format(
+            sql.Identifier(slot)
+        )
+        result = conn.pgconn.exec_(command.as_bytes(conn))
+        if result.status != pq.ExecStatus.TUPLES_OK:
+            sqlstate = result.error_field(pq.DiagnosticField.SQLSTATE)
+            if sqlstate == b"42710":
+                raise LoadError(
+                    f"replication slot {slot} already exists: the initial load creates the connector's slot"
+                    " itself, before the connector's first start. If the connector never ran, drop the slot"
+                    f" (SELECT pg_drop_replication_slot('{slot}')) or rerun with --replace-slot; if it did,"
+                    " V2 is already being replicated and needs no initial load"
+                )
+            message = (result.error_message or b"").decode(errors="replace").strip()
+            raise LoadError(f"cannot create replication slot {slot}: {message}")
+        lsn_text = (result.get_value(0, 1) or b"").decode()
+        yield Snapshot(
+            slot=slot,
+            name=(result.get_value(0, 2) or b"").decode(),
+            lsn=parse_lsn(lsn_text),
+            lsn_text=lsn_text,
+            taken_us=int(time.time() * 1_000_000),
+        )
+    finally:
+        conn.close()
+
+
+@contextmanager
+def snapshot_reader(conninfo: str, snapshot: Snapshot) -> Iterator[Conn]:
+    """A V1 connection inside a read-only REPEATABLE READ transaction of ``snapshot``."""
+    with psycopg.connect(conninfo) as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot.name)))
+        yield conn
+
+
+def read_table(
+    conn: Conn, schema: str, table: CatalogTable, *, batch_rows: int, share: tuple[int, int] = (0, 1)
+) -> Iterator[Sequence[dict[str, Any]]]:
+    """The rows of ``table`` in primary-key order, ``batch_rows`` at a time, as dicts of Python values
+    (text-family and json columns as text: see ``encode.text_columns``). ``share`` ``(k, n)`` keeps the
+    rows whose key hashes to k of n, so that n processes read a table between them, each row once."""
+    as_text = text_columns(table)
+    columns = sql.SQL(", ").join(
+        sql.SQL("{}::text{} AS {}").format(
+            sql.Identifier(c.name), sql.SQL("[]" if c.is_array else ""), sql.Identifier(c.name)
+        )
+        if c.name in as_text
+        else sql.Identifier(c.name)
+        for c in table.columns
+    )
+    index, count = share
+    key = sql.SQL(", ").join(sql.Identifier(c) for c in table.primary_key)
+    where: sql.Composable = sql.SQL("")
+    if count > 1:
+        where = (
+            sql.SQL(" WHERE (hashtext(ROW({})::text) & 2147483647) % {} = {}").format(
+                key, sql.Literal(count), sql.Literal(index)
+            )
+            if table.primary_key
+            else sql.SQL(" WHERE {}").format(sql.Literal(index == 0))  # no key: one process reads it all
+        )
+    order = sql.SQL(" ORDER BY {}").format(key) if table.primary_key else sql.SQL("")
+    query = sql.SQL("SELECT {} FROM {}{}{}").format(columns, sql.Identifier(schema, table.name), where, order)
+    names = [c.name for c in table.columns]
+    with conn.cursor(name=f"load_{table.name}") as cur:
+        cur.itersize = batch_rows
+        cur.execute(query)
+        while rows := cur.fetchmany(batch_rows):
+            yield [dict(zip(names, row, strict=True)) for row in rows]
