@@ -12,18 +12,20 @@ owner); the position guard makes the replay harmless.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from replicator.worker.processor import Record
 
 log = logging.getLogger("replicator.worker")
 
 Apply = Callable[[list[Record]], Awaitable[None]]
+JOIN_BACKOFF_MAX_S = 30.0
 
 
 def _headers(raw: Sequence[tuple[str, bytes | None]] | None) -> tuple[tuple[str, bytes], ...]:
@@ -69,8 +71,7 @@ class BatchConsumer:
         return len(self.consumer.assignment()) if self.consumer is not None else 0
 
     async def run(self) -> None:
-        consumer = AIOKafkaConsumer(*self.topics, **self.options)
-        await consumer.start()
+        consumer = await self._join()
         self.consumer = consumer
         try:
             while True:
@@ -82,6 +83,28 @@ class BatchConsumer:
         finally:
             self.consumer = None
             await consumer.stop()
+
+    async def _join(self) -> AIOKafkaConsumer:
+        """Start the consumer and join the group, retrying with backoff: the broker may be down, and a
+        group can still list members of an older worker generation with another assignment protocol
+        (InconsistentGroupProtocol) until their session times out. Reported, never crashed through."""
+        delay = 1.0
+        while True:
+            consumer = AIOKafkaConsumer(*self.topics, **self.options)
+            try:
+                await consumer.start()
+            except KafkaError as exc:
+                await consumer.stop()
+                log.warning(
+                    "cannot join consumer group %s (%s); retrying in %.0fs",
+                    self.options["group_id"],
+                    type(exc).__name__,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, JOIN_BACKOFF_MAX_S)
+            else:
+                return consumer
 
     @staticmethod
     async def _commit(consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
