@@ -56,11 +56,11 @@ class StackSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    v1_port: int = 55432
-    v2_port: int = 55433
-    kafka_port: int = 59092
-    controller_port: int = 59093
-    connect_port: int = 58083
+    v1_port: int = 25432
+    v2_port: int = 25433
+    kafka_port: int = 29092
+    controller_port: int = 29093
+    connect_port: int = 28083
     broker_heap_mb: int = Field(default=512, ge=128)
     connect_heap_mb: int = Field(default=384, ge=128)
     start_timeout_s: float = Field(default=120.0, gt=0)
@@ -78,19 +78,19 @@ class Settings(BaseSettings):
 
     state_dir: Path = Path(".stack")
     stack: StackSettings = StackSettings()
-    v1_admin: PostgresEndpoint = PostgresEndpoint(port=55432, user="postgres")
-    v1_replication: PostgresEndpoint = PostgresEndpoint(port=55432, user="debezium")
-    v2_admin: PostgresEndpoint = PostgresEndpoint(port=55433, user="postgres")
-    v2_writer: PostgresEndpoint = PostgresEndpoint(port=55433, user="replicator_writer")
-    kafka_bootstrap: str = "127.0.0.1:59092"
-    connect_url: str = "http://127.0.0.1:58083"
+    v1_admin: PostgresEndpoint = PostgresEndpoint(port=25432, user="postgres")
+    v1_replication: PostgresEndpoint = PostgresEndpoint(port=25432, user="debezium")
+    v2_admin: PostgresEndpoint = PostgresEndpoint(port=25433, user="postgres")
+    v2_writer: PostgresEndpoint = PostgresEndpoint(port=25433, user="replicator_writer")
+    kafka_bootstrap: str = "127.0.0.1:29092"
+    connect_url: str = "http://127.0.0.1:28083"
     connector_name: str = "replicator-v1"
     topic_prefix: str = "v1"
     consumer_group: str = "replicator"
     dead_letter_topic: str = "replicator.dlq"
     mapping_path: Path = Path(__file__).resolve().parents[1] / "schemas" / "mapping.yaml"
     worker_web_host: str = "127.0.0.1"
-    worker_web_port: int = 56066
+    worker_web_port: int = 26066
 
 
 def state_dir_from_env() -> Path:

@@ -14,11 +14,11 @@ TEST_PORT_OFFSET = 100
 
 os.environ.setdefault("REPLICATOR_STATE_DIR", str(REPO / ".stack-test"))
 for _key, _default in {
-    "V1_PORT": 55432,
-    "V2_PORT": 55433,
-    "KAFKA_PORT": 59092,
-    "CONTROLLER_PORT": 59093,
-    "CONNECT_PORT": 58083,
+    "V1_PORT": 25432,
+    "V2_PORT": 25433,
+    "KAFKA_PORT": 29092,
+    "CONTROLLER_PORT": 29093,
+    "CONNECT_PORT": 28083,
 }.items():
     os.environ.setdefault(f"REPLICATOR_STACK__{_key}", str(_default + TEST_PORT_OFFSET))
-os.environ.setdefault("REPLICATOR_WORKER_WEB_PORT", str(56066 + TEST_PORT_OFFSET))
+os.environ.setdefault("REPLICATOR_WORKER_WEB_PORT", str(26066 + TEST_PORT_OFFSET))

@@ -63,36 +63,63 @@ def _quiet(_: str) -> None:
 
 
 def ensure_secrets(settings: Settings) -> Settings:
-    """Generate the stack's passwords once (``stack.env``, mode 0600) and return settings that use them."""
+    """Generate the stack's passwords once (``stack.env``, mode 0600) and return settings that use them.
+
+    The endpoints in the file follow the stack's ports on every call, so that changed ports (another
+    default, ``REPLICATOR_STACK__…_PORT``) never leave commands pointing at the old ones; the passwords
+    are kept."""
     layout = Layout.for_state_dir(settings.state_dir)
     env_file = layout.secrets_env
-    if not env_file.exists():
-        layout.state_dir.mkdir(parents=True, exist_ok=True)
-        lines = ["# written by `replicator stack up`: local-stack endpoints and generated passwords"]
-        endpoints = {
-            "V1_ADMIN": (settings.stack.v1_port, "postgres"),
-            "V1_REPLICATION": (settings.stack.v1_port, "debezium"),
-            "V2_ADMIN": (settings.stack.v2_port, "postgres"),
-            "V2_WRITER": (settings.stack.v2_port, "replicator_writer"),
-        }
-        admin_passwords = {"v1": secrets.token_urlsafe(18), "v2": secrets.token_urlsafe(18)}
-        for key, (port, user) in endpoints.items():
-            password = admin_passwords[key[:2].lower()] if user == "postgres" else secrets.token_urlsafe(18)
-            lines += [
-                f"REPLICATOR_{key}__HOST=127.0.0.1",
-                f"REPLICATOR_{key}__PORT={port}",
-                f"REPLICATOR_{key}__DBNAME=brokerage",
-                f"REPLICATOR_{key}__USER={user}",
-                f"REPLICATOR_{key}__PASSWORD={password}",
-            ]
+    layout.state_dir.mkdir(parents=True, exist_ok=True)
+    old = _read_env(env_file)
+    endpoints = {
+        "V1_ADMIN": (settings.stack.v1_port, "postgres"),
+        "V1_REPLICATION": (settings.stack.v1_port, "debezium"),
+        "V2_ADMIN": (settings.stack.v2_port, "postgres"),
+        "V2_WRITER": (settings.stack.v2_port, "replicator_writer"),
+    }
+    admin_passwords = {
+        "v1": old.get("REPLICATOR_V1_ADMIN__PASSWORD") or secrets.token_urlsafe(18),
+        "v2": old.get("REPLICATOR_V2_ADMIN__PASSWORD") or secrets.token_urlsafe(18),
+    }
+    lines = ["# written by `replicator stack up`: local-stack endpoints and generated passwords"]
+    for key, (port, user) in endpoints.items():
+        password = (
+            admin_passwords[key[:2].lower()]
+            if user == "postgres"
+            else old.get(f"REPLICATOR_{key}__PASSWORD") or secrets.token_urlsafe(18)
+        )
         lines += [
-            f"REPLICATOR_KAFKA_BOOTSTRAP=127.0.0.1:{settings.stack.kafka_port}",
-            f"REPLICATOR_CONNECT_URL=http://127.0.0.1:{settings.stack.connect_port}",
+            f"REPLICATOR_{key}__HOST=127.0.0.1",
+            f"REPLICATOR_{key}__PORT={port}",
+            f"REPLICATOR_{key}__DBNAME=brokerage",
+            f"REPLICATOR_{key}__USER={user}",
+            f"REPLICATOR_{key}__PASSWORD={password}",
         ]
-        fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    lines += [
+        f"REPLICATOR_KAFKA_BOOTSTRAP=127.0.0.1:{settings.stack.kafka_port}",
+        f"REPLICATOR_CONNECT_URL=http://127.0.0.1:{settings.stack.connect_port}",
+    ]
+    text = "\n".join(lines) + "\n"
+    if not env_file.exists() or env_file.read_text() != text:
+        staged = env_file.with_suffix(".tmp")
+        staged.unlink(missing_ok=True)
+        fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
-            handle.write("\n".join(lines) + "\n")
+            handle.write(text)
+        staged.replace(env_file)
     return load_settings(settings.state_dir)
+
+
+def _read_env(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    out: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep and not key.startswith("#"):
+            out[key] = value
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,6 +142,9 @@ class PostgresCluster:
                         str(self.data_dir),
                         "-l",
                         str(self.log_path),
+                        # The configured port wins over the one written at initdb (defaults move).
+                        "-o",
+                        f"-p {self.port}",
                         "-w",
                         "-t",
                         str(int(timeout)),
