@@ -7,6 +7,7 @@ Every subscription option and server setting is PostgreSQL 15's default (see ``s
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from psycopg import sql
@@ -52,6 +53,10 @@ V1_KNOBS = ("wal_level", "max_wal_senders", "max_replication_slots", "logical_de
 STOP_TIMEOUT_S = 30.0
 
 
+LAUNCHER_INTERVAL_S = 5.5  # PostgreSQL's wal_retrieve_retry_interval (5 s) and a margin
+_last_drop = [float("-inf")]  # monotonic time the last subscription was dropped
+
+
 class NativeSystem:
     """Publication ``bench_native`` on V1, subscription ``bench_native`` in the V2 database of that name."""
 
@@ -78,6 +83,9 @@ class NativeSystem:
                     sql.SQL(", ").join(sql.Identifier("public", t) for t in bench.tables),
                 )
             )
+        # The launcher starts apply workers at most once per wal_retrieve_retry_interval (5 s): a
+        # subscription created sooner after the last one waits for it, which is not replication time.
+        time.sleep(max(0.0, LAUNCHER_INTERVAL_S - (time.monotonic() - _last_drop[0])))
 
     def start(self, bench: Bench) -> None:
         """Create the subscription: it creates its slot on V1, copies every table, then streams."""
@@ -206,6 +214,7 @@ def _drop_all(bench: Bench) -> None:
             db.execute(sql.SQL("ALTER SUBSCRIPTION {} DISABLE").format(name))
             db.execute(sql.SQL("ALTER SUBSCRIPTION {} SET (slot_name = NONE)").format(name))
             db.execute(sql.SQL("DROP SUBSCRIPTION {}").format(name))
+        _last_drop[0] = time.monotonic()
     with bench.v1() as v1:
         until(lambda: not _end_walsenders(v1), "its walsenders on V1 to exit", STOP_TIMEOUT_S, interval=0.1)
         for pattern in slots:

@@ -17,6 +17,11 @@ A missing parent needs no park timeout here: the snapshot is consistent, so a pa
 after its table was loaded is asked of V1 at once. If V1 lacks it, it is an orphan and its policy
 applies now; if V1 has it (inserted after the snapshot), the child waits for it like any parked row.
 So the load runs with every park timeout set to zero.
+
+Loaded rows store no row version. The version guard orders changes of one row; a loaded row is older
+than every change the slot streams, so any streamed change may overwrite it, and the first one records
+its version (and a delete its marker) as usual. A load rerun from a newer snapshot may overwrite it
+too. Skipping the version rows saves a write per loaded row.
 """
 
 from __future__ import annotations
@@ -169,6 +174,7 @@ class _Loader:
             v1_conninfo=settings.v1_replication.conninfo(),
             dead_letters=self.dead_letters.send_all,
             connector_name=settings.connector_name,
+            record_versions=False,
         )
 
     def __enter__(self) -> _Loader:

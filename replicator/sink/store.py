@@ -137,8 +137,17 @@ SET commit_ts_us = GREATEST(progress.commit_ts_us, EXCLUDED.commit_ts_us),
 
 
 class V2Store:
-    def __init__(self, conn: Conn, catalog: Catalog, graph: FkGraph, refill: Refill | None = None) -> None:
+    def __init__(
+        self,
+        conn: Conn,
+        catalog: Catalog,
+        graph: FkGraph,
+        refill: Refill | None = None,
+        *,
+        record_versions: bool = True,
+    ) -> None:
         self.conn = conn
+        self.record_versions = record_versions
         self.catalog = catalog
         self.graph = graph
         self.refill: Refill = refill or (lambda table, keys: {})
@@ -262,7 +271,8 @@ class V2Store:
             run.append(step)
         if run:
             self._flush(run)
-        self._write_versions(steps)
+        if self.record_versions:
+            self._write_versions(steps)
         self._write_parked(steps, originals)
 
     def _flush(self, run: list[Step]) -> None:

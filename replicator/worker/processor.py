@@ -140,6 +140,7 @@ class Processor:
         dead_letters: DeadLetterSink,
         connector_name: str,
         clock: Callable[[], float] = time.time,
+        record_versions: bool = True,
     ) -> None:
         self.mapping = mapping
         self.engine = MappingEngine(mapping)
@@ -153,6 +154,9 @@ class Processor:
         self.dead_letters = dead_letters
         self.connector_name = connector_name
         self.clock = clock
+        # False for the initial load: a loaded row sorts below every streamed change anyway, so it
+        # needs no stored version (see replicator.load.run); the stream's changes record theirs.
+        self.record_versions = record_versions
         self._v2: psycopg.Connection[tuple[Any, ...]] | None = None
         self._v1: psycopg.Connection[tuple[Any, ...]] | None = None
 
@@ -341,7 +345,9 @@ class Processor:
         limit: int = 500,
     ) -> list[Step]:
         conn = self._conn("v2")
-        store = V2Store(conn, self.v2_catalog, self.graph, refill=self._refill)
+        store = V2Store(
+            conn, self.v2_catalog, self.graph, refill=self._refill, record_versions=self.record_versions
+        )
         now_us = int(self.clock() * 1_000_000)
         try:
             with conn.transaction():
