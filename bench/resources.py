@@ -7,8 +7,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from replicator.stack.process import peak_rss_mb
+
 TICKS = os.sysconf("SC_CLK_TCK")
 PROC = Path("/proc")
+
+__all__ = ["CpuMeter", "peak_rss_mb", "tree"]
 
 
 def _stat(pid: int) -> tuple[int, float] | None:
@@ -67,14 +71,3 @@ class CpuMeter:
     def _read(self) -> dict[str, float]:
         table = _all()
         return {name: sum(tree(roots, table).values()) for name, roots in self.components().items()}
-
-
-def peak_rss_mb(pid: int) -> float:
-    """The process's peak resident set (VmHWM), MiB; 0 if it is gone."""
-    try:
-        for line in (PROC / str(pid) / "status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0

@@ -27,6 +27,7 @@ too. Skipping the version rows saves a write per loaded row.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
 import threading
 import time
@@ -47,6 +48,7 @@ from replicator.mapping.catalog import read_catalog
 from replicator.mapping.model import Mapping
 from replicator.pipeline.accounting import Ledger
 from replicator.settings import Settings
+from replicator.stack.process import peak_rss_mb
 from replicator.worker.deadletters import DeadLetterProducer
 from replicator.worker.processor import Processor
 
@@ -67,6 +69,7 @@ class LoadReport:
     dead_letters: int = 0
     seconds: float = 0.0
     registered: bool = False
+    peak_rss_mb: float = 0.0  # the largest loading process (this one or a spawned share)
 
     @property
     def total_rows(self) -> int:
@@ -117,6 +120,7 @@ def initial_load(
             for k in range(processes)
         ]
         parts = _run_jobs(jobs, progress) if processes > 1 else [_load_share(jobs[0], None, progress)]
+    report.peak_rss_mb = max([peak_rss_mb(os.getpid()), *(part.peak_rss_mb for part in parts)])
     for part in parts:
         for table, n in part.rows.items():
             report.rows[table] = report.rows.get(table, 0) + n
@@ -155,6 +159,7 @@ class _Part:
     rows: dict[str, int] = field(default_factory=dict)
     ledger: Ledger = field(default_factory=Ledger)
     dead_letters: int = 0
+    peak_rss_mb: float = 0.0
 
 
 class _Loader:
@@ -277,6 +282,7 @@ def _child(job: _Job, barrier: Any, messages: Any) -> None:
         barrier.abort()
         messages.put(("error", f"process {job.share.index}: {type(exc).__name__}: {exc}"))
     else:
+        part.peak_rss_mb = peak_rss_mb(os.getpid())
         messages.put(("part", part))
 
 

@@ -21,7 +21,7 @@ from psycopg import pq, sql
 
 from replicator.errors import ReplicatorError, TerminalError
 from replicator.mapping.catalog import CatalogTable
-from replicator.pipeline.encode import text_columns
+from replicator.sink.v1 import v1_row_columns
 
 __all__ = ["LoadError", "Snapshot", "exported_snapshot", "parse_lsn", "read_table", "snapshot_reader"]
 
@@ -98,15 +98,7 @@ def read_table(
     """The rows of ``table`` in primary-key order, ``batch_rows`` at a time, as dicts of Python values
     (text-family and json columns as text: see ``encode.text_columns``). ``share`` ``(k, n)`` keeps the
     rows whose key hashes to k of n, so that n processes read a table between them, each row once."""
-    as_text = text_columns(table)
-    columns = sql.SQL(", ").join(
-        sql.SQL("{}::text{} AS {}").format(
-            sql.Identifier(c.name), sql.SQL("[]" if c.is_array else ""), sql.Identifier(c.name)
-        )
-        if c.name in as_text
-        else sql.Identifier(c.name)
-        for c in table.columns
-    )
+    columns = v1_row_columns(table)
     index, count = share
     key = sql.SQL(", ").join(sql.Identifier(c) for c in table.primary_key)
     where: sql.Composable = sql.SQL("")

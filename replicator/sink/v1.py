@@ -9,9 +9,25 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from replicator.mapping.catalog import CatalogTable
 from replicator.mapping.model import Mapping as MappingModel
 from replicator.mapping.sql import copied_column, filter_sql
+from replicator.pipeline.encode import text_columns
 from replicator.pipeline.fk import ParentRef, RowId
+
+
+def v1_row_columns(table: CatalogTable) -> sql.Composable:
+    """The select list that reads a V1 row as the stream delivers it once decoded (``RowDecoder``):
+    the text family, json, enums, interval, … as their text, everything else typed by psycopg."""
+    as_text = text_columns(table)
+    return sql.SQL(", ").join(
+        sql.SQL("{}::text{} AS {}").format(
+            sql.Identifier(c.name), sql.SQL("[]" if c.is_array else ""), sql.Identifier(c.name)
+        )
+        if c.name in as_text
+        else sql.Identifier(c.name)
+        for c in table.columns
+    )
 
 
 def v1_presence(

@@ -42,6 +42,19 @@ def pid_alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
+def peak_rss_mb(pid: int) -> float:
+    """A process's peak resident set (VmHWM), MiB; 0 if it is gone. Unlike ``ru_maxrss``, which keeps
+    the high-water mark across ``execve`` (a process forked from a large parent inherits its size),
+    VmHWM belongs to the process's own memory map."""
+    try:
+        for line in (Path("/proc") / str(pid) / "status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def read_pid(pid_file: Path) -> int | None:
     try:
         return int(pid_file.read_text().split()[0])

@@ -19,7 +19,6 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.types.json import set_json_loads
 
 from replicator.errors import ReplicatorError, TerminalError, TransientError
 from replicator.mapping.catalog import Catalog
@@ -42,7 +41,7 @@ from replicator.pipeline.planner import (
 from replicator.pipeline.resolver import resolve, tally, v1_checks
 from replicator.pipeline.values import RowDecoder
 from replicator.sink.store import Original, V2Store
-from replicator.sink.v1 import v1_presence
+from replicator.sink.v1 import v1_presence, v1_row_columns
 
 log = logging.getLogger("replicator.worker")
 
@@ -145,6 +144,7 @@ class Processor:
         self.mapping = mapping
         self.engine = MappingEngine(mapping)
         self.graph = FkGraph(mapping)
+        self.v1_catalog = v1_catalog
         self.v2_catalog = v2_catalog
         self.decoders = {
             t.name: RowDecoder(t) for t in v1_catalog.tables.values() if mapping.mappings_for_source(t.name)
@@ -377,13 +377,14 @@ class Processor:
     def _refill(self, table: str, keys: list[tuple[object, ...]]) -> dict[str, dict[str, object]]:
         """Full V2 rows for ``keys`` of ``table``, mapped from V1's current rows (see V2Store.refill)."""
         conn = self._conn("v1")
-        set_json_loads(lambda text: text if isinstance(text, str) else bytes(text).decode(), conn)
         out: dict[str, dict[str, object]] = {}
         for source in self.mapping.mappings_for_target(table):
             columns = [copied_column(source, k) for k in source.key]
-            if any(c is None for c in columns):
+            v1_table = self.v1_catalog.table(source.source)
+            if any(c is None for c in columns) or v1_table is None:
                 continue
-            statement = sql.SQL("SELECT * FROM {}.{} WHERE ({}) IN (SELECT * FROM unnest({}))").format(
+            statement = sql.SQL("SELECT {} FROM {}.{} WHERE ({}) IN (SELECT * FROM unnest({}))").format(
+                v1_row_columns(v1_table),
                 sql.Identifier(self.mapping.source_schema),
                 sql.Identifier(source.source),
                 sql.SQL(", ").join(sql.Identifier(c) for c in columns if c),
