@@ -120,6 +120,13 @@ class PostgresCluster:
 
     def start(self, timeout: float) -> None:
         if self.running():
+            if not port_open(self.port):
+                raise StackError(
+                    self.component,
+                    f"runs (pid {self.pid()}) but does not listen on its configured port {self.port}",
+                    hint="it was started with other settings (changed ports?): "
+                    "`replicator stack down`, then `up`",
+                )
             return
         if port_open(self.port):
             raise StackError(

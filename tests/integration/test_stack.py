@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from replicator.settings import Settings
+from replicator.settings import Settings, load_settings
 from replicator.stack import jvm
 from replicator.stack.manager import Stack
 from tests.integration.conftest import eventually
@@ -132,6 +132,27 @@ def test_second_up_is_a_no_op(stack: Stack) -> None:
     result = _cli("stack", "up")
     assert result.returncode == 0, result.stderr
     assert {s.name: s.pid for s in stack.status()} == before
+
+
+def test_up_with_changed_ports_on_a_running_stack_says_to_restart_it(stack: Stack) -> None:
+    """A running component started with other ports is not silently taken for healthy."""
+    free_port = stack.settings.stack.v1_port + 1000
+    env = {**os.environ, "REPLICATOR_STACK__V1_PORT": str(free_port)}
+    result = subprocess.run(
+        [sys.executable, "-m", "replicator", "stack", "up"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 3
+    assert f"does not listen on its configured port {free_port}" in result.stderr
+    assert "stack down" in result.stderr
+    assert all(s.running for s in stack.status() if s.name.startswith("postgres"))
+    # stack.env followed the changed ports; an up with the real ones puts it back.
+    assert _cli("stack", "up").returncode == 0
+    assert load_settings(stack.settings.state_dir).v1_admin.port == stack.settings.stack.v1_port
 
 
 def test_secrets_never_reach_logs_or_connector_config(stack: Stack, settings: Settings) -> None:
