@@ -92,7 +92,7 @@ def initial_load(
     settings: Settings,
     mapping: Mapping,
     *,
-    batch_rows: int = 5000,
+    batch_rows: int = 1000,
     processes: int = 2,
     replace_slot: bool = False,
     register: bool = True,
