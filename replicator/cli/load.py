@@ -40,8 +40,8 @@ def load(  # noqa: PLR0917 - typer maps each parameter to one option of the comm
     """Load V2 from one consistent snapshot of V1, parents first, then start Debezium at that point.
 
     Runs before the connector's first start (it creates the connector's replication slot). Rows go
-    through the workers' own mapping, FK resolution, orphan policies and dead-letter topic. Safe to
-    rerun after an interruption with --replace-slot: rows are written with the row-version guard.
+    through the workers' own mapping, FK resolution, orphan policies and dead-letter topic. After an
+    interruption, --replace-slot loads again from a new snapshot, whose rows overwrite the older ones.
     """
     mapping = load_mapping(mapping_path)
     groups = load_groups(mapping)

@@ -20,7 +20,7 @@ from replicator.settings import Settings
 
 Conn = psycopg.Connection[Any]
 
-__all__ = ["delete_topics", "fresh_connector"]
+__all__ = ["delete_topics", "drop_idle_slot", "fresh_connector"]
 
 
 def fresh_connector(settings: Settings, *, topics: str = r"v1\..*", timeout: float = 60.0) -> None:
@@ -41,7 +41,7 @@ def fresh_connector(settings: Settings, *, topics: str = r"v1\..*", timeout: flo
     )
     http.delete(f"/connectors/{name}").raise_for_status()
     with psycopg.connect(settings.v1_admin.conninfo(), autocommit=True) as v1:
-        until(lambda: _drop_slot(v1, SLOT), f"slot {SLOT} to be released and dropped", timeout)
+        until(lambda: drop_idle_slot(v1, SLOT), f"slot {SLOT} to be released and dropped", timeout)
     delete_topics(settings.kafka_bootstrap, topics)
 
 
@@ -50,7 +50,8 @@ def _state(http: httpx.Client, name: str) -> str:
     return str(response.json().get("connector", {}).get("state")) if response.status_code == 200 else ""
 
 
-def _drop_slot(v1: Conn, slot: str) -> bool:
+def drop_idle_slot(v1: Conn, slot: str) -> bool:
+    """Drop replication slot ``slot`` unless a client holds it: True when it is gone (or never was)."""
     row = v1.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s", [slot]).fetchone()
     if row is None:
         return True

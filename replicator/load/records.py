@@ -8,8 +8,8 @@ dead-letter topic can be replayed like any other. What differs is where the reco
   table's rows, so dead letters and parked items of the load name their row without naming a Kafka
   position that does not exist; the header ``replicator.origin: initial-load`` says so too;
 * the position is ``(commit_lsn 0, lsn = the slot's consistent point)``: below every change the slot
-  streams afterwards (their commit LSN is past the consistent point, and never 0), and above the rows
-  of an earlier, abandoned load (an older consistent point).
+  streams afterwards (their commit LSN is past the consistent point, and never 0). Loaded rows store
+  no row version (``Processor(record_versions=False)``); the position orders a row's parked items.
 """
 
 from __future__ import annotations
@@ -71,10 +71,6 @@ class RecordBuilder:
         # Several loading processes share a table: process k of n numbers its rows k, k + n, k + 2n, …
         self.offset = first_offset  # the next row's offset
         self._step = offset_step
-
-    def build(self, rows: Sequence[dict[str, Any]]) -> list[Record]:
-        """The rows as Kafka-shaped records (what ``sources`` builds lazily, one by one)."""
-        return [source.record() for source in self.sources(rows)]
 
     def sources(self, rows: Sequence[dict[str, Any]]) -> list[SourceRecord]:
         """The rows for ``Processor.process_rows``: values as they are, the record only on demand."""

@@ -4,7 +4,7 @@
 2. Create the connector's slot with an exported snapshot (``source.exported_snapshot``).
 3. Read every mapped V1 table under that snapshot in FK order (``order.load_groups``), turn the rows
    into snapshot records (``records``) and apply them with the worker's ``Processor``: the same mapping,
-   FK resolution, orphan policies, dead letters, row versions and ledger as the stream.
+   FK resolution, orphan policies, dead letters and ledger as the stream.
 4. Register the connector with ``snapshot.mode=no_data``: Debezium streams from the consistent point.
 
 Why this instead of Debezium's own snapshot: Debezium snapshots tables in name order, so children
@@ -41,9 +41,17 @@ import psycopg
 from replicator.connect.client import ConnectClient
 from replicator.connect.config import load_connector
 from replicator.connect.register import register_connector
+from replicator.connect.reset import drop_idle_slot
 from replicator.load.order import load_groups
 from replicator.load.records import RecordBuilder
-from replicator.load.source import LoadError, Snapshot, exported_snapshot, read_table, snapshot_reader
+from replicator.load.source import (
+    LoadError,
+    Share,
+    Snapshot,
+    exported_snapshot,
+    read_table,
+    snapshot_reader,
+)
 from replicator.mapping.catalog import read_catalog
 from replicator.mapping.model import Mapping
 from replicator.pipeline.accounting import Ledger
@@ -52,7 +60,7 @@ from replicator.stack.process import peak_rss_mb
 from replicator.worker.deadletters import DeadLetterProducer
 from replicator.worker.processor import Processor
 
-__all__ = ["LoadReport", "Share", "initial_load", "without_park_timeouts"]
+__all__ = ["LoadReport", "initial_load", "without_park_timeouts"]
 
 Progress = Callable[[str], None]
 SETTLE_ROUNDS = 50
@@ -134,14 +142,6 @@ def initial_load(
     return report
 
 
-@dataclass(frozen=True, slots=True)
-class Share:
-    """The rows one loading process reads: those whose key hashes to ``index`` of ``count``."""
-
-    index: int
-    count: int
-
-
 @dataclass(frozen=True)
 class _Job:
     """Everything one loading process needs; picklable, for a spawned process."""
@@ -216,8 +216,7 @@ def _load_share(job: _Job, barrier: Any, progress: Progress) -> _Part:
                     first_offset=job.share.index,
                     offset_step=job.share.count,
                 )
-                share = (job.share.index, job.share.count)
-                for rows in read_table(reader, schema, table, batch_rows=job.batch_rows, share=share):
+                for rows in read_table(reader, schema, table, batch_rows=job.batch_rows, share=job.share):
                     result = loader.processor.process_rows(builder.sources(rows))
                     part.rows[name] = part.rows.get(name, 0) + len(rows)
                     part.ledger.merge(result.ledger)
@@ -267,8 +266,8 @@ def _run_jobs(jobs: list[_Job], progress: Progress) -> list[_Part]:
             child.join(timeout=30)
     if failure is not None:
         raise LoadError(
-            f"the initial load failed: {failure}. What was applied stays (row versions guard it);"
-            " rerun with --replace-slot to load again from a new snapshot"
+            f"the initial load failed: {failure}. What was applied stays; rerun with --replace-slot to"
+            " load again from a new snapshot (its rows overwrite the older ones)"
         )
     return parts
 
@@ -305,9 +304,5 @@ def _settle(processor: Processor, report: _Part, progress: Progress) -> None:
 
 def _drop_idle_slot(settings: Settings, slot: str) -> None:
     with psycopg.connect(settings.v1_admin.conninfo(), autocommit=True) as v1:
-        row = v1.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s", [slot]).fetchone()
-        if row is None:
-            return
-        if row[0]:
+        if not drop_idle_slot(v1, slot):
             raise LoadError(f"replication slot {slot} is in use by a running client; stop it first")
-        v1.execute("SELECT pg_drop_replication_slot(%s)", [slot])

@@ -23,7 +23,7 @@ from replicator.errors import ReplicatorError, TerminalError
 from replicator.mapping.catalog import CatalogTable
 from replicator.sink.v1 import v1_row_columns
 
-__all__ = ["LoadError", "Snapshot", "exported_snapshot", "parse_lsn", "read_table", "snapshot_reader"]
+__all__ = ["LoadError", "Share", "Snapshot", "exported_snapshot", "read_table", "snapshot_reader"]
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -41,7 +41,7 @@ class Snapshot:
     taken_us: int  # wall clock when the slot was created: the loaded rows' commit time
 
 
-def parse_lsn(text: str) -> int:
+def _parse_lsn(text: str) -> int:
     high, _, low = text.partition("/")
     return (int(high, 16) << 32) | int(low, 16)
 
@@ -74,7 +74,7 @@ def exported_snapshot(conninfo: str, slot: str) -> Iterator[Snapshot]:
         yield Snapshot(
             slot=slot,
             name=(result.get_value(0, 2) or b"").decode(),
-            lsn=parse_lsn(lsn_text),
+            lsn=_parse_lsn(lsn_text),
             lsn_text=lsn_text,
             taken_us=int(time.time() * 1_000_000),
         )
@@ -92,14 +92,22 @@ def snapshot_reader(conninfo: str, snapshot: Snapshot) -> Iterator[Conn]:
         yield conn
 
 
+@dataclass(frozen=True, slots=True)
+class Share:
+    """The rows one loading process reads: those whose key hashes to ``index`` of ``count``."""
+
+    index: int
+    count: int
+
+
 def read_table(
-    conn: Conn, schema: str, table: CatalogTable, *, batch_rows: int, share: tuple[int, int] = (0, 1)
+    conn: Conn, schema: str, table: CatalogTable, *, batch_rows: int, share: Share = Share(0, 1)
 ) -> Iterator[Sequence[dict[str, Any]]]:
     """The rows of ``table`` in primary-key order, ``batch_rows`` at a time, as dicts of Python values
-    (text-family and json columns as text: see ``encode.text_columns``). ``share`` ``(k, n)`` keeps the
-    rows whose key hashes to k of n, so that n processes read a table between them, each row once."""
+    as the stream delivers them once decoded (``sink.v1.v1_row_columns``). ``share`` keeps the rows
+    whose key hashes to it, so that its ``count`` processes read a table between them, each row once."""
     columns = v1_row_columns(table)
-    index, count = share
+    index, count = share.index, share.count
     key = sql.SQL(", ").join(sql.Identifier(c) for c in table.primary_key)
     where: sql.Composable = sql.SQL("")
     if count > 1:

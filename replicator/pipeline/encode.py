@@ -21,7 +21,7 @@ from typing import Any
 from uuid import UUID
 
 from replicator.mapping.catalog import CatalogColumn, CatalogTable
-from replicator.pipeline.values import EPOCH, EPOCH_DATE, decodes_as_text, precision
+from replicator.pipeline.values import EPOCH, EPOCH_DATE, decodes_as_text, time_unit_us
 
 Encoder = Callable[[Any], Any]
 
@@ -92,7 +92,7 @@ def _scalar_encoder(column: CatalogColumn) -> Encoder:
         return _same  # selected as text: already Debezium's string form
     by_precision = _BY_PRECISION.get(column.base_type)
     if by_precision is not None:
-        return _scaled(by_precision, 1000 if precision(column.type_name) <= 3 else 1)
+        return _scaled(by_precision, time_unit_us(column))
     return _BY_TYPE.get(column.base_type, _same)
 
 

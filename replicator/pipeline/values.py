@@ -143,10 +143,15 @@ _BY_TYPE: Mapping[str, Decoder] = {
 _BY_PRECISION: Mapping[str, Callable[[int], Decoder]] = {"time": _time, "timestamp": _timestamp}
 
 
+def time_unit_us(column: CatalogColumn) -> int:
+    """Microseconds per unit of a time/timestamp column's Debezium value (adaptive precision)."""
+    return 1000 if precision(column.type_name) <= 3 else 1
+
+
 def _scalar_decoder(column: CatalogColumn) -> Decoder:
     by_precision = _BY_PRECISION.get(column.base_type)
     if by_precision is not None:
-        return by_precision(1000 if precision(column.type_name) <= 3 else 1)
+        return by_precision(time_unit_us(column))
     # Text family, enums, interval, timetz, inet, …: PostgreSQL parses the text form.
     return _BY_TYPE.get(column.base_type, _str)
 

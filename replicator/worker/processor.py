@@ -87,10 +87,7 @@ class SourceRecord:
     original when a dead letter or a parked item needs one."""
 
     source: Sourced
-    build: Callable[[], Record]
-
-    def record(self) -> Record:
-        return self.build()
+    record: Callable[[], Record]
 
 
 class _LazyOriginals(MappingABC[tuple[str, int, int], Original]):

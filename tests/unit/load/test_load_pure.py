@@ -57,7 +57,7 @@ def test_a_loaded_row_is_a_snapshot_read_below_every_streamed_change() -> None:
         {"id": 7, "amount": Decimal("10.50"), "made_at": datetime(2024, 5, 1, 12, 0, 0, 5)},
         {"id": 8, "amount": None, "made_at": None},
     ]
-    records = builder.build(rows)
+    records = [source.record() for source in builder.sources(rows)]
     assert [(r.topic, r.partition, r.offset) for r in records] == [
         ("v1.public.offers", LOAD_PARTITION, 0),
         ("v1.public.offers", LOAD_PARTITION, 1),
@@ -72,4 +72,4 @@ def test_a_loaded_row_is_a_snapshot_read_below_every_streamed_change() -> None:
     # Any streamed change (its commit LSN is a real, positive LSN) sorts after every loaded row,
     # and a later load (a later consistent point) after an earlier one.
     assert change.position < Position(commit_lsn=1, lsn=0)
-    assert builder.build(rows[:1])[0].offset == 2
+    assert builder.sources(rows[:1])[0].record().offset == 2
