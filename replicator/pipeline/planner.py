@@ -19,6 +19,10 @@ Ordering (``resolve``):
   order). A change whose position is <= an earlier one of the chain, or <= the row's stored version,
   is skipped (``SKIP_STALE``, or ``SKIP_RESURRECT`` for an upsert behind a delete marker); nothing in a
   chain is ever reordered, and a change queued behind a parked one is parked too.
+* **Ready** upserts go first, in placement order (below): a row's only change, newer than its version,
+  nothing parked for it, every parent already in V2 or ready before it — most of a batch, and all it
+  needs is a parent check. Not when the batch deletes a parent. The rest is resolved as follows, with
+  the ready rows counted as present.
 * Chains are placed upserts first, parents before children (topological rank of the FK graph; one FK
   cycle shares a rank; ties in batch order), then chains ending in a delete, children before parents.
   Upserts go before deletes so a child re-pointed away from a parent is written before that parent's

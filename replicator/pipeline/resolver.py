@@ -423,7 +423,63 @@ def _refs(entry: _Entry, change: Upsert, graph: FkGraph) -> list[ParentRef]:
 
 def resolve(plan: BatchPlan, lookups: Lookups) -> list[Step]:
     """The ordered write steps for the batch and the loaded parked items (see the module docstring)."""
-    return _Resolver(plan, lookups).resolve()
+    ready, rest = _ready_upserts(plan, lookups)
+    if not ready:
+        return _Resolver(plan, lookups).resolve()
+    steps = [Step(Action.APPLY, item, item.change, Outcome.APPLIED) for item in ready]
+    if not rest and not lookups.parked and not plan.stale:
+        return steps
+    written = {item.row for item in ready}
+    rest_plan = replace(plan, chains={row: plan.chains[row] for row in rest})
+    return steps + _Resolver(rest_plan, replace(lookups, existing=written | lookups.existing)).resolve()
+
+
+def _ready_upserts(plan: BatchPlan, lookups: Lookups) -> tuple[list[Positioned], list[RowId]]:
+    """Split the batch: the upserts that need none of the resolver's machinery, in placement order, and
+    the rows left to it. Ready: the row's only change, newer than its version, nothing parked for it,
+    and every parent already in V2 or ready before it. Applied first, they change no decision about the
+    rest: they wait for nothing, and whatever waits for them would find them written by its turn anyway.
+    Not when the batch deletes a parent: a child written before the delete must be counted among the
+    rows that hold it back, which only the resolver's own order does."""
+    if lookups.referencing:
+        return [], list(plan.chains)
+    parked = {p.item.row for p in lookups.parked}
+    rank, versions = plan.graph.rank, lookups.versions
+    candidates: list[tuple[int, int, Positioned]] = []
+    rest: list[RowId] = []
+    for row, indexes in plan.chains.items():
+        item = plan.items[indexes[0]]
+        version = versions.get(row)
+        if (
+            len(indexes) != 1
+            or type(item.change) is not Upsert
+            or row in parked
+            or (version is not None and not item.position > version.position)
+        ):
+            rest.append(row)
+        else:
+            candidates.append((rank.get(item.change.table, 0), indexes[0], item))
+    candidates.sort(key=_placement)
+    existing = lookups.existing
+    ready_rows: set[RowId] = set()
+    ready: list[Positioned] = []
+    for _rank, index, item in candidates:
+        refs = plan.refs.get(index)
+        change = item.change
+        assert isinstance(change, Upsert)
+        if all(
+            r.id in ready_rows or r.id in existing
+            for r in (refs if refs is not None else parent_refs(change, plan.graph))
+        ):
+            ready_rows.add(item.row)
+            ready.append(item)
+        else:
+            rest.append(item.row)
+    return ready, rest
+
+
+def _placement(candidate: tuple[int, int, Positioned]) -> tuple[int, int]:
+    return candidate[0], candidate[1]
 
 
 def v1_checks(steps: Sequence[Step]) -> dict[RowId, ParentRef]:

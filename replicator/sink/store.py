@@ -34,6 +34,7 @@ from replicator.pipeline.planner import (
     parked_id,
     parked_writes,
 )
+from replicator.pipeline.runs import write_runs
 from replicator.sink.keys import select_keys
 
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -260,17 +261,10 @@ class V2Store:
     # ------------------------------------------------------------------ writes
 
     def write(self, steps: Sequence[Step], originals: Mapping[tuple[str, int, int], Original]) -> None:
-        """Data writes in step order (runs of one table and kind set-based), then versions and parked."""
-        run: list[Step] = []
-        for step in steps:
-            if step.action not in (Action.APPLY, Action.FIXUP):
-                continue
-            if run and _run_key(run[-1]) != _run_key(step):
-                self._flush(run)
-                run = []
-            run.append(step)
-        if run:
-            self._flush(run)
+        """Data writes, one statement per run of one table and kind (``write_runs``: as few as the steps'
+        dependencies allow), then versions and parked items."""
+        for run in write_runs(steps, self.graph):
+            self._flush(run.steps)
         if self.record_versions:
             self._write_versions(steps)
         self._write_parked(steps, originals)
@@ -449,7 +443,3 @@ def _group_by_columns(rows: Iterable[dict[str, object]]) -> dict[tuple[str, ...]
     for row in rows:
         out[tuple(sorted(row))].append(row)
     return out
-
-
-def _run_key(step: Step) -> tuple[str, str]:
-    return (step.change.table, "delete" if isinstance(step.change, Delete) else "upsert")

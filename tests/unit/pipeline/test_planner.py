@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from hypothesis import given, settings
@@ -16,6 +16,7 @@ from replicator.pipeline.envelope import Position
 from replicator.pipeline.fk import RowId, parent_refs
 from replicator.pipeline.planner import (
     Action,
+    BatchPlan,
     Lookups,
     Parked,
     ParkedId,
@@ -28,7 +29,7 @@ from replicator.pipeline.planner import (
     parked_writes,
     plan_batch,
 )
-from replicator.pipeline.resolver import resolve, tally, v1_checks
+from replicator.pipeline.resolver import _Resolver, resolve, tally, v1_checks
 from tests.unit.pipeline.test_fk import GRAPH, SECOND, rid, up
 
 NOW = 1_000 * SECOND
@@ -162,18 +163,19 @@ def test_child_without_parent_is_parked_and_later_changes_queue_behind_it() -> N
     assert steps[0].park is not None and steps[0].park.waiting_for == {rid("networks", 9)}
 
 
-def test_parked_child_is_released_right_after_its_parent_arrives() -> None:
-    """When the parent arrives, the parked child and its queued changes apply right after it, in order."""
+def test_parked_child_is_released_once_its_parent_arrives() -> None:
+    """When the parent arrives, the parked child and its queued changes apply after it, in order (the
+    batch's ready upserts go first: ``networks`` 4 too)."""
     store = Store()
     store.run([at(up("offices", 1, network_id=9), 1), at(up("offices", 1, network_id=9, name="b"), 2)])
     steps = store.run([at(up("networks", 9), 3), at(up("networks", 8), 4)])
     assert actions(steps) == [
         ("apply", "networks", 3),
+        ("apply", "networks", 4),
         ("apply", "offices", 1),
         ("apply", "offices", 2),
-        ("apply", "networks", 4),
     ]
-    assert [s.released for s in steps] == [False, True, True, False]
+    assert [s.released for s in steps] == [False, False, True, True]
     assert store.rows[rid("offices", 1)]["name"] == "b" and store.parked == []
 
 
@@ -380,36 +382,45 @@ def _outcomes_per_input(steps: Sequence[Step]) -> Counter[tuple[int, bool]]:
     return seen
 
 
+@dataclass(frozen=True)
+class History:
+    """A V2 state and three batches: the second before any timeout (it reloads what the first parked),
+    the third after every timeout, when V1 answers ``v1`` to the parents it is asked about."""
+
+    rows: dict[RowId, dict[str, object]]
+    batches: tuple[list[Positioned], list[Positioned], list[Positioned]]
+    v1: bool | None
+
+    def timeline(self) -> list[tuple[list[Positioned], int, bool | None]]:
+        first, middle, second = self.batches
+        return [(first, NOW, None), (middle, NOW + SECOND, None), (second, NOW + 10_000 * SECOND, self.v1)]
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> History:
+    batches_ = (draw(batches()), draw(batches(start=50)), draw(batches(start=100)))
+    return History(draw(initial_store()), batches_, draw(st.sampled_from([None, True, False])))
+
+
+def _resolve_asking_v1(
+    resolver: Callable[[BatchPlan, Lookups], list[Step]], plan: BatchPlan, lookups: Lookups, v1: bool | None
+) -> list[Step]:
+    if v1 is not None:
+        lookups = replace(lookups, v1_presence=dict.fromkeys(v1_checks(resolver(plan, lookups)), v1))
+    return resolver(plan, lookups)
+
+
 @settings(max_examples=300, deadline=None)
-@given(
-    initial_store(),
-    batches(),
-    batches(start=50),
-    batches(start=100),
-    st.sampled_from([None, True, False]),
-)
-def test_resolved_steps_keep_fks_order_and_the_books(
-    rows: dict[RowId, dict[str, object]],
-    first: list[Positioned],
-    middle: list[Positioned],
-    second: list[Positioned],
-    v1: bool | None,
-) -> None:
-    """Over three batches (the second before any timeout, which reloads what the first parked; the
-    third after every timeout): every FK holds at every write, no row moves backwards, every input item
-    gets exactly one outcome, the books balance, and the parked table holds exactly what they say."""
-    store = Store(rows)
+@given(histories())
+def test_resolved_steps_keep_fks_order_and_the_books(history: History) -> None:
+    """Over a history: every FK holds at every write, no row moves backwards, every input item gets
+    exactly one outcome, the books balance, and the parked table holds exactly what they say."""
+    store = Store(history.rows)
     books = Ledger()
-    for batch, now, presence in (
-        (first, NOW, None),
-        (middle, NOW + SECOND, None),
-        (second, NOW + 10_000 * SECOND, v1),
-    ):
+    for batch, now, presence in history.timeline():
         parked_in = list(store.parked)
         plan, lookups = store.lookups(batch, now)
-        if presence is not None:
-            lookups = replace(lookups, v1_presence=dict.fromkeys(v1_checks(resolve(plan, lookups)), presence))
-        steps = resolve(plan, lookups)
+        steps = _resolve_asking_v1(resolve, plan, lookups, presence)
         store.apply(steps)  # asserts FKs and the version guard
         per_input = _outcomes_per_input(steps)
         assert sum(per_input.values()) == len(batch) + len(parked_in)
@@ -417,6 +428,30 @@ def test_resolved_steps_keep_fks_order_and_the_books(
         books.merge(tally(steps))
         assert books.violation() is None
         assert sum(books.parked_now().values()) == len(store.parked)
+
+
+@settings(max_examples=300, deadline=None)
+@given(histories())
+def test_ready_upserts_first_decide_exactly_what_the_whole_resolver_decides(history: History) -> None:
+    """``resolve`` applies the batch's ready upserts first and resolves only the rest; resolving the
+    whole batch instead must end in the same V2 rows, the same parked table and the same books (a last
+    batch redelivers the first: below the stored versions)."""
+    split, whole = Store(history.rows), Store(history.rows)
+    replay = ([replace(item) for item in history.batches[0]], NOW + 10_001 * SECOND, history.v1)
+    for batch, now, presence in [*history.timeline(), replay]:
+        books = []
+        for store, resolver in ((split, resolve), (whole, _whole_batch)):
+            plan, lookups = store.lookups(batch, now)
+            steps = _resolve_asking_v1(resolver, plan, lookups, presence)
+            store.apply(steps)
+            books.append(tally(steps).entries())
+        assert split.rows == whole.rows
+        assert split.table == whole.table
+        assert books[0] == books[1]
+
+
+def _whole_batch(plan: BatchPlan, lookups: Lookups) -> list[Step]:
+    return _Resolver(plan, lookups).resolve()
 
 
 @settings(max_examples=200, deadline=None)
