@@ -11,7 +11,7 @@ from __future__ import annotations
 from replicator.mapping.model import Mapping
 from replicator.pipeline.fk import strongly_connected
 
-__all__ = ["load_groups"]
+__all__ = ["linked", "load_groups"]
 
 
 def load_groups(mapping: Mapping) -> list[tuple[str, ...]]:
@@ -26,3 +26,12 @@ def load_groups(mapping: Mapping) -> list[tuple[str, ...]]:
         for parent_target in targets_parents.get(table.target, ()):
             needed.update(sources_of.get(parent_target, ()))
     return [tuple(group) for group in strongly_connected(parents)]
+
+
+def linked(mapping: Mapping, group: tuple[str, ...]) -> bool:
+    """Whether a row of ``group`` (V1 tables) can reference another row of the group: a relationship
+    of its V2 tables to themselves, or between them when the group has several V1 tables (a split's
+    child references its own V1 row, which is no link)."""
+    targets = {t.target for t in mapping.tables if t.source in group}
+    inner = [r for r in mapping.relationships if r.table in targets and r.references in targets]
+    return any(r.table == r.references for r in inner) or (len(group) > 1 and bool(inner))

@@ -31,7 +31,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -42,9 +42,10 @@ from replicator.connect.client import ConnectClient
 from replicator.connect.config import load_connector
 from replicator.connect.register import register_connector
 from replicator.connect.reset import drop_idle_slot
-from replicator.load.order import load_groups
+from replicator.load.order import linked, load_groups
 from replicator.load.records import RecordBuilder
 from replicator.load.source import (
+    Conn,
     LoadError,
     Share,
     Snapshot,
@@ -58,13 +59,15 @@ from replicator.pipeline.accounting import Ledger
 from replicator.settings import Settings
 from replicator.stack.process import peak_rss_mb
 from replicator.worker.deadletters import DeadLetterProducer
-from replicator.worker.processor import Processor
+from replicator.worker.processor import Processor, SourceRecord
 
 __all__ = ["LoadReport", "initial_load", "without_park_timeouts"]
 
 Progress = Callable[[str], None]
 SETTLE_ROUNDS = 50
 SETTLE_LIMIT = 5000
+LINKED_BATCH_ROWS = 20_000
+"""Rows per batch of a linked group (``load.order.linked``): one batch resolves them all side by side."""
 
 
 @dataclass
@@ -101,13 +104,15 @@ def initial_load(
     mapping: Mapping,
     *,
     batch_rows: int = 1000,
+    linked_batch_rows: int = LINKED_BATCH_ROWS,
     processes: int = 2,
     replace_slot: bool = False,
     register: bool = True,
     progress: Progress = lambda _line: None,
 ) -> LoadReport:
     """See the module docstring. ``processes`` load in parallel, each the rows whose key hashes to it,
-    all from the same snapshot; every process finishes a group before any starts the next."""
+    all from the same snapshot; every process finishes a group before any starts the next. A linked
+    group (``load.order.linked``) is read whole by the first process, ``linked_batch_rows`` at a time."""
     started = time.monotonic()
     connector = load_connector()
     slot = connector.config["slot.name"]
@@ -124,7 +129,7 @@ def initial_load(
         report = LoadReport(slot=slot, consistent_point=snapshot.lsn_text, groups=groups)
         progress(f"slot {slot} created at {snapshot.lsn_text}; reading V1 there with {processes} processes")
         jobs = [
-            _Job(settings, mapping, snapshot, groups, Share(k, processes), batch_rows)
+            _Job(settings, mapping, snapshot, groups, Share(k, processes), batch_rows, linked_batch_rows)
             for k in range(processes)
         ]
         parts = _run_jobs(jobs, progress) if processes > 1 else [_load_share(jobs[0], None, progress)]
@@ -152,6 +157,7 @@ class _Job:
     groups: list[tuple[str, ...]]
     share: Share
     batch_rows: int
+    linked_batch_rows: int
 
 
 @dataclass
@@ -194,33 +200,26 @@ def _load_share(job: _Job, barrier: Any, progress: Progress) -> _Part:
     """This process's share of every group, in order; with a ``barrier``, at the end of each group wait
     until every process has finished it."""
     part = _Part()
-    connector = load_connector()
-    schema = job.mapping.source_schema
-    reader_conninfo = job.settings.v1_replication.conninfo()
     with (
         _Loader(job.settings, job.mapping) as loader,
-        snapshot_reader(reader_conninfo, job.snapshot) as reader,
+        snapshot_reader(job.settings.v1_replication.conninfo(), job.snapshot) as reader,
     ):
+        share = _ShareReader(job, loader, reader, part)
         for group in job.groups:
-            for name in group:
-                table = loader.v1_catalog.table(name)
-                if table is None:
-                    raise LoadError(f"V1 has no table {schema}.{name}, which the mapping reads")
-                builder = RecordBuilder(
-                    table,
-                    schema=schema,
-                    topic=connector.table_topic(schema, name),
-                    connector=connector.topic_prefix,
-                    lsn=job.snapshot.lsn,
-                    taken_us=job.snapshot.taken_us,
-                    first_offset=job.share.index,
-                    offset_step=job.share.count,
-                )
-                for rows in read_table(reader, schema, table, batch_rows=job.batch_rows, share=job.share):
-                    result = loader.processor.process_rows(builder.sources(rows))
-                    part.rows[name] = part.rows.get(name, 0) + len(rows)
-                    part.ledger.merge(result.ledger)
-                    part.dead_letters += result.dead_letters
+            if not linked(job.mapping, group):
+                for name in group:
+                    for records in share.read(name, job.share, job.batch_rows):
+                        share.process(records)
+            elif job.share.index == 0:  # a linked group is read whole by the first process
+                pending: list[SourceRecord] = []
+                for name in group:
+                    for records in share.read(name, Share(0, 1), job.linked_batch_rows):
+                        pending += records
+                        if len(pending) >= job.linked_batch_rows:
+                            share.process(pending)
+                            pending = []
+                if pending:
+                    share.process(pending)
             # Rows waiting for a row of their own group that another batch (or process) wrote after they
             # parked are released now, before the next group's children look for them.
             if barrier is not None:
@@ -231,6 +230,38 @@ def _load_share(job: _Job, barrier: Any, progress: Progress) -> _Part:
             if barrier is not None:
                 barrier.wait()
     return part
+
+
+class _ShareReader:
+    """Reads V1 tables at the snapshot into records and applies them, counting into ``part``."""
+
+    def __init__(self, job: _Job, loader: _Loader, reader: Conn, part: _Part) -> None:
+        self.job, self.loader, self.reader, self.part = job, loader, reader, part
+        self.connector = load_connector()
+
+    def read(self, name: str, share: Share, batch_rows: int) -> Iterator[list[SourceRecord]]:
+        schema = self.job.mapping.source_schema
+        table = self.loader.v1_catalog.table(name)
+        if table is None:
+            raise LoadError(f"V1 has no table {schema}.{name}, which the mapping reads")
+        builder = RecordBuilder(
+            table,
+            schema=schema,
+            topic=self.connector.table_topic(schema, name),
+            connector=self.connector.topic_prefix,
+            lsn=self.job.snapshot.lsn,
+            taken_us=self.job.snapshot.taken_us,
+            first_offset=share.index,
+            offset_step=share.count,
+        )
+        for rows in read_table(self.reader, schema, table, batch_rows=batch_rows, share=share):
+            self.part.rows[name] = self.part.rows.get(name, 0) + len(rows)
+            yield builder.sources(rows)
+
+    def process(self, records: list[SourceRecord]) -> None:
+        result = self.loader.processor.process_rows(records)
+        self.part.ledger.merge(result.ledger)
+        self.part.dead_letters += result.dead_letters
 
 
 def _run_jobs(jobs: list[_Job], progress: Progress) -> list[_Part]:

@@ -23,7 +23,7 @@ from replicator.errors import ReplicatorError, TerminalError
 from replicator.mapping.catalog import CatalogTable
 from replicator.sink.v1 import v1_row_columns
 
-__all__ = ["LoadError", "Share", "Snapshot", "exported_snapshot", "read_table", "snapshot_reader"]
+__all__ = ["Conn", "LoadError", "Share", "Snapshot", "exported_snapshot", "read_table", "snapshot_reader"]
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -51,6 +52,10 @@ class _Entry:
     refs: list[ParentRef] | None = None  # the item's parent refs when the planner computed them
 
 
+_Queued = tuple[tuple[int, int, int], RowId]
+"""A blocked chain in ``_Resolver.blocked_order``: (placement, row)."""
+
+
 @dataclass(slots=True)
 class _Chain:
     row: RowId
@@ -81,6 +86,9 @@ class _Resolver:
         self.remaining_upserts: Counter[RowId] = Counter()
         self.waiters: dict[RowId, set[RowId]] = {}
         self.fixups: dict[RowId, _Fixup] = {}
+        self.fixups_on: dict[RowId, list[RowId]] = {}  # awaited row → rows whose fixup waits for it
+        self.blocked: dict[RowId, _Chain] = {}
+        self.blocked_order: list[_Queued] = []  # heap by placement; may be stale
         self.stack: list[_Chain] = []
         for index in sorted(plan.stale):
             item = plan.items[index]
@@ -186,13 +194,24 @@ class _Resolver:
                     kids.discard(row)
             self._run_fixups(row)
 
+    def _add_fixup(self, row: RowId, fix: _Fixup) -> None:
+        self.fixups[row] = fix
+        for awaited in fix.waiting:
+            self.fixups_on.setdefault(awaited, []).append(row)
+
     def _run_fixups(self, arrived: RowId) -> None:
-        for row, fix in list(self.fixups.items()):
+        for row in self.fixups_on.pop(arrived, ()):
+            fix = self.fixups.get(row)
+            if fix is None or arrived not in fix.waiting:
+                continue  # written already, or waiting for other rows now
             fix.waiting.discard(arrived)
             if not fix.waiting:
                 # a parent the full row references may have been deleted since the relaxed apply
-                fix.waiting = {r.id for r in parent_refs(fix.change, self.graph) if not self._present(r.id)}
-            if not fix.waiting:
+                gone = {r.id for r in parent_refs(fix.change, self.graph) if not self._present(r.id)}
+                if gone:
+                    del self.fixups[row]
+                    self._add_fixup(row, _Fixup(fix.entry, fix.change, gone, fix.deadline_us))
+                    continue
                 del self.fixups[row]
                 self._emit(Action.FIXUP, fix.entry, fix.change, Outcome.APPLIED)
                 self._effects(row, fix.change, fix.entry.item.position)
@@ -212,14 +231,14 @@ class _Resolver:
         for waiting in woken:  # pushed latest-placed first, so the earliest runs first
             chain = self.chains[waiting]
             if chain.state == "blocked":
-                chain.state = "running"
-                for other in chain.blocked_on:
-                    self.waiters.get(other, set()).discard(waiting)
+                self._unblock(chain)
                 self.stack.append(chain)
 
     def _block(self, chain: _Chain, on: set[RowId]) -> None:
         chain.state = "blocked"
         chain.blocked_on = frozenset(on)
+        self.blocked[chain.row] = chain
+        heapq.heappush(self.blocked_order, (chain.placement, chain.row))
         for rid in on:
             self.waiters.setdefault(rid, set()).add(chain.row)
 
@@ -356,54 +375,72 @@ class _Resolver:
     # -- cycles
 
     def _relax(self) -> bool:
-        """Apply one held upsert with its held set_null FK columns NULL; its fixup follows the parent."""
-        for chain in sorted(self._blocked(), key=lambda c: c.placement):
-            entry = chain.queue[0]
-            change = entry.item.change
-            if not isinstance(change, Upsert) or chain.row in self.fixups or entry.fixup:
-                continue  # a fixup's row is already in V2 with those columns NULL: it only waits
-            refs = _refs(entry, change, self.graph)
-            missing, held = self._held_parents(chain.row, refs)
-            held_refs = [r for r in missing if r.id in held]
-            if not held_refs or any(
-                self.graph.policies[r.relationship].on_orphan is not model.OnOrphan.SET_NULL
-                for r in held_refs
-            ):
-                continue
-            others = [r for r in refs if r not in held_refs]
-            if any(not self._present(r.id) for r in others):
-                continue  # a parent outside the cycle is missing too: let it park normally
-            columns = tuple(c for r in held_refs for c in r.child_columns)
-            relaxed = replace(change, values={**change.values, **dict.fromkeys(columns)})
-            self._unblock(chain)
-            self._emit(Action.APPLY, entry, relaxed, None, relaxed=columns)
-            since = self.now if entry.since_us is None else entry.since_us
-            deadline = min(since + self.graph.policies[r.relationship].park_timeout_us for r in held_refs)
-            self.fixups[chain.row] = _Fixup(
-                replace(entry, fixup=True), change, {r.id for r in held_refs}, deadline
-            )
-            self._effects(chain.row, relaxed, entry.item.position)
-            self._pop(chain)
-            self._run(chain)
-            return True
-        return False
+        """Apply one held upsert with its held set_null FK columns NULL; its fixup follows the parent.
+        The first relaxable blocked chain in placement order; those looked at stay queued."""
+        order, looked_at = self.blocked_order, list[_Queued]()
+        chosen: tuple[_Chain, list[ParentRef]] | None = None
+        while order and chosen is None:
+            queued = heapq.heappop(order)
+            candidate = self.blocked.get(queued[1])
+            if candidate is None or (looked_at and queued == looked_at[-1]):
+                continue  # unblocked since, or queued twice (equal entries pop together)
+            looked_at.append(queued)
+            held = self._relaxable(candidate)
+            if held:
+                chosen = (candidate, held)
+        for queued in looked_at:
+            heapq.heappush(order, queued)
+        if chosen is None:
+            return False
+        chain, held_refs = chosen
+        entry = chain.queue[0]
+        change = entry.item.change
+        assert isinstance(change, Upsert)
+        columns = tuple(c for r in held_refs for c in r.child_columns)
+        relaxed = replace(change, values={**change.values, **dict.fromkeys(columns)})
+        self._unblock(chain)
+        self._emit(Action.APPLY, entry, relaxed, None, relaxed=columns)
+        since = self.now if entry.since_us is None else entry.since_us
+        deadline = min(since + self.graph.policies[r.relationship].park_timeout_us for r in held_refs)
+        self._add_fixup(
+            chain.row, _Fixup(replace(entry, fixup=True), change, {r.id for r in held_refs}, deadline)
+        )
+        self._effects(chain.row, relaxed, entry.item.position)
+        self._pop(chain)
+        self._run(chain)
+        return True
 
-    def _blocked(self) -> list[_Chain]:
-        return [c for c in self.chains.values() if c.state == "blocked"]
+    def _relaxable(self, chain: _Chain) -> list[ParentRef]:
+        """The held refs a blocked chain's head can be applied without (all set_null), or []."""
+        entry = chain.queue[0]
+        change = entry.item.change
+        if not isinstance(change, Upsert) or chain.row in self.fixups or entry.fixup:
+            return []  # a fixup's row is already in V2 with those columns NULL: it only waits
+        refs = _refs(entry, change, self.graph)
+        missing, held = self._held_parents(chain.row, refs)
+        held_refs = [r for r in missing if r.id in held]
+        if not held_refs or any(
+            self.graph.policies[r.relationship].on_orphan is not model.OnOrphan.SET_NULL for r in held_refs
+        ):
+            return []
+        if any(not self._present(r.id) for r in refs if r not in held_refs):
+            return []  # a parent outside the cycle is missing too: let it park normally
+        return held_refs
 
     def _unblock(self, chain: _Chain) -> None:
         for other in chain.blocked_on:
             self.waiters.get(other, set()).discard(chain.row)
         chain.state = "running"
+        del self.blocked[chain.row]
 
     def resolve(self) -> list[Step]:
         for chain in sorted(self.chains.values(), key=lambda c: c.placement):
             if chain.state == "pending":
                 self._run(chain)
-        while blocked := self._blocked():
+        while self.blocked:
             if self._relax():
                 continue
-            first = min(blocked, key=lambda c: c.placement)
+            first = min(self.blocked.values(), key=lambda c: c.placement)
             self._unblock(first)
             self._run(first, force=True)
         for fix in self.fixups.values():  # a relaxed row's parent ended parked: its fixup waits for it

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from replicator.demo.load import SCHEMAS_DIR
-from replicator.load.order import load_groups
+from replicator.load.order import linked, load_groups
 from replicator.load.records import LOAD_PARTITION, ORIGIN_HEADER, RecordBuilder
 from replicator.mapping.catalog import CatalogColumn, CatalogTable
 from replicator.mapping.model import load_mapping
@@ -31,6 +31,16 @@ def test_a_cycle_and_a_merge_are_loaded_as_one_group() -> None:
     assert ("agents", "teams") in groups  # teams.lead_agent_id <-> agents.team_id
     assert ("archived_users", "users") in groups  # one V2 table, which references itself
     assert groups[0] == ("networks",)
+
+
+def test_only_groups_whose_rows_reference_each_other_are_linked() -> None:
+    """A self-reference or a cycle links a group (read whole by one process); a split does not: the
+    listing_photos group writes listing_media alone, agents' split child agent_licenses is no link of
+    its own, and plain children reference other groups only."""
+    assert {g for g in load_groups(MAPPING) if linked(MAPPING, g)} == {
+        ("archived_users", "users"),
+        ("agents", "teams"),
+    }
 
 
 TABLE = CatalogTable(
