@@ -137,11 +137,11 @@ class ChildLookup:
 
 @dataclass(frozen=True, slots=True)
 class LookupRequest:
-    """What the sink reads from V2 before ``resolve``: parent keys per table (which exist?), row
-    versions per table, and children of rows being deleted."""
+    """What the sink reads from V2 before ``resolve``: parent keys per table (which exist?), the
+    versions of the batch's rows, and children of rows being deleted."""
 
     parent_keys: Mapping[str, frozenset[tuple[object, ...]]]
-    row_keys: Mapping[str, frozenset[tuple[object, ...]]]
+    rows: frozenset[RowId]
     children: tuple[ChildLookup, ...]
 
 
@@ -287,11 +287,9 @@ def _request(
 ) -> LookupRequest:
     """What to read for ``items``; fills ``refs`` (by position in ``items``) with each upsert's parents."""
     parents: dict[str, set[tuple[object, ...]]] = {}
-    rows: dict[str, set[tuple[object, ...]]] = {}
     children: dict[tuple[RowId, str], ChildLookup] = {}
     for index, item in enumerate(items):
         change = item.change
-        rows.setdefault(change.table, set()).add(change.key)
         if isinstance(change, Upsert):
             item_refs = parent_refs(change, graph)
             if refs is not None:
@@ -303,7 +301,7 @@ def _request(
                 children.setdefault((lookup.parent, lookup.relationship), lookup)
     return LookupRequest(
         {t: frozenset(k) for t, k in parents.items()},
-        {t: frozenset(k) for t, k in rows.items()},
+        frozenset(item.row for item in items),
         tuple(children.values()),
     )
 
@@ -345,10 +343,7 @@ def lookup_request(plan: BatchPlan, parked: Sequence[Parked]) -> LookupRequest:
         t: plan.request.parent_keys.get(t, frozenset()) | extra.parent_keys.get(t, frozenset())
         for t in set(plan.request.parent_keys) | set(extra.parent_keys)
     }
-    rows = {
-        t: plan.request.row_keys.get(t, frozenset()) | extra.row_keys.get(t, frozenset())
-        for t in set(plan.request.row_keys) | set(extra.row_keys)
-    }
+    rows = plan.request.rows | extra.rows
     seen = {(c.parent, c.relationship) for c in plan.request.children}
     children = plan.request.children + tuple(
         c for c in extra.children if (c.parent, c.relationship) not in seen

@@ -72,6 +72,7 @@ class LoadedParked:
     originals: dict[tuple[str, int, int], Original] = field(default_factory=dict)
 
 
+NOTHING_PARKED_SQL = "SELECT NOT EXISTS (SELECT FROM replicator.parked)"
 WAITERS_SQL = """
 SELECT DISTINCT tbl || ' ' || pk FROM replicator.parked_wait WHERE awaited = ANY(%b::text[])
 """
@@ -161,8 +162,8 @@ class V2Store:
         """Every parked item of the touched rows, and of the rows waiting for them (transitively: a
         released row releases its own waiters in the same batch)."""
         rows = {rid_text(r) for r in touched}
-        if not rows:
-            return LoadedParked()
+        if not rows or self.conn.execute(NOTHING_PARKED_SQL).fetchone() == (True,):
+            return LoadedParked()  # the common case: no lookups by the batch's every row
         return self._load_rows(rows, self._closure(rows, parents=False) - rows)
 
     def load_expired(self, now_us: int, limit: int) -> LoadedParked:
@@ -219,7 +220,7 @@ class V2Store:
         return Lookups(
             now_us=now_us,
             existing=self._existing(request.parent_keys),
-            versions=self._versions(request.row_keys),
+            versions=self._versions(request.rows),
             parked=parked,
             referencing=self._referencing(request),
         )
@@ -235,13 +236,12 @@ class V2Store:
                 existing.add(row_id(table, tuple(row[len(key) :])))
         return existing
 
-    def _versions(self, row_keys: Mapping[str, frozenset[tuple[object, ...]]]) -> dict[RowId, RowVersion]:
-        pairs = [(t, canonical_key(k)) for t, keys in row_keys.items() for k in keys]
-        if not pairs:
+    def _versions(self, rows: frozenset[RowId]) -> dict[RowId, RowVersion]:
+        if not rows:
             return {}
-        tables, keys = zip(*pairs, strict=True)
-        rows = self.conn.execute(VERSIONS_SQL, [list(tables), list(keys)]).fetchall()
-        return {(t, k): RowVersion(Position(c, lsn), deleted) for t, k, c, lsn, deleted in rows}
+        tables, keys = zip(*rows, strict=True)
+        found = self.conn.execute(VERSIONS_SQL, [list(tables), list(keys)]).fetchall()
+        return {(t, k): RowVersion(Position(c, lsn), deleted) for t, k, c, lsn, deleted in found}
 
     def _referencing(self, request: LookupRequest) -> dict[RowId, set[RowId]]:
         grouped: dict[tuple[str, tuple[str, ...]], list[Any]] = defaultdict(list)
@@ -275,12 +275,12 @@ class V2Store:
             keys = {canonical_key(s.change.key): s.change.key for s in run}
             self._delete(table, list(keys.values()))
             return
-        merged: dict[str, dict[str, object]] = {}
+        merged: dict[RowId, dict[str, object]] = {}
         for step in run:
             change = step.change
             assert isinstance(change, Upsert)
-            k = canonical_key(change.key)
-            merged[k] = {**merged.get(k, {}), **change.values}
+            earlier = merged.get(step.item.row)
+            merged[step.item.row] = change.values if earlier is None else {**earlier, **change.values}
         complete = self._complete_columns(table)
         for columns, rows in _group_by_columns(merged.values()).items():
             if complete <= set(columns):
@@ -441,5 +441,5 @@ class V2Store:
 def _group_by_columns(rows: Iterable[dict[str, object]]) -> dict[tuple[str, ...], list[dict[str, object]]]:
     out: dict[tuple[str, ...], list[dict[str, object]]] = defaultdict(list)
     for row in rows:
-        out[tuple(sorted(row))].append(row)
+        out[tuple(row)].append(row)  # one mapping builds its rows in one column order
     return out

@@ -135,7 +135,7 @@ def test_plan_lists_parents_to_look_up_and_children_of_deletes() -> None:
     """The sink is told which parent keys to check per table and which child rows may block a delete."""
     plan = plan_batch([at(up("offices", 1, network_id=9), 1), at(dl("offices", 2), 2)], GRAPH)
     assert plan.request.parent_keys == {"networks": {(9,)}}
-    assert plan.request.row_keys == {"offices": {(1,), (2,)}}
+    assert plan.request.rows == {rid("offices", 1), rid("offices", 2)}
     assert {(c.child_table, c.child_columns, c.values) for c in plan.request.children} == {
         ("teams", ("office_id",), (2,)),
         ("notes", ("office_id",), (2,)),
