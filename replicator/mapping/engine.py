@@ -48,7 +48,7 @@ class Op(StrEnum):
     READ = "r"  # snapshot
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # per row, not frozen: see replicator.pipeline
 class SourceRow:
     """A decoded V1 change. ``unavailable`` names columns Debezium did not send (unchanged TOAST)."""
 
@@ -59,7 +59,7 @@ class SourceRow:
     unavailable: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # per row, not frozen: see replicator.pipeline
 class Upsert:
     """Insert-or-update one V2 row. ``values`` include the key; ``missing`` columns must be left untouched."""
 
@@ -70,7 +70,7 @@ class Upsert:
     missing: frozenset[str]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # per row, not frozen: see replicator.pipeline
 class Delete:
     table: str
     mapping: str

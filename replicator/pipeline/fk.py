@@ -131,7 +131,7 @@ class RelPolicy:
     park_timeout_us: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # per row, not frozen: see replicator.pipeline
 class ParentRef:
     """One reference of a child row to its parent row through ``relationship``.
 
@@ -147,7 +147,7 @@ class ParentRef:
     """The parent's ``RowId``: computed once, the resolver asks for it many times."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "id", row_id(self.table, self.key))
+        self.id = row_id(self.table, self.key)
 
     def describe(self) -> str:
         """``relationship → table[canonical key]``: names the parent, for headers and logs (key only)."""
@@ -268,7 +268,7 @@ def parent_refs(change: Upsert, graph: FkGraph | model.Mapping) -> list[ParentRe
 # ---------------------------------------------------------------- decisions
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # per row, not frozen: see replicator.pipeline
 class Apply:
     """Write the change now (after ``SetNull`` it is the modified upsert)."""
 

@@ -82,7 +82,7 @@ __all__ = [
 # ---------------------------------------------------------------- inputs
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # per row, not frozen: see replicator.pipeline
 class Positioned:
     """One V2 change of the batch with where it came from."""
 
@@ -96,7 +96,7 @@ class Positioned:
     """The V2 row the change writes: computed once, planner, resolver and sink all key by it."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "row", row_id(self.change.table, self.change.key))
+        self.row = row_id(self.change.table, self.change.key)
 
     @property
     def op(self) -> str:
@@ -202,7 +202,7 @@ class ParkInfo:
         return Parked(item, self.since_us, self.waiting_for, self.fixup)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # per row, not frozen: see replicator.pipeline
 class Step:
     """One write step. ``outcome`` is the item's accounting outcome (None: the item has no new outcome
     here — a relaxed apply before its fixup, or a parked item that stays parked). A ``from_parked`` item

@@ -69,7 +69,7 @@ class BatchResult:
     steps: list[Step] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # per row, not frozen: see replicator.pipeline
 class Sourced:
     """One source row to map, with where it came from."""
 
@@ -81,7 +81,7 @@ class Sourced:
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # per row, not frozen: see replicator.pipeline
 class SourceRecord:
     """A row read from V1 directly (``Processor.process_rows``) and how to build its Kafka-shaped
     original when a dead letter or a parked item needs one."""
