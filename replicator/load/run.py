@@ -38,6 +38,7 @@ from typing import Any
 
 import psycopg
 
+from replicator import gctune
 from replicator.connect.client import ConnectClient
 from replicator.connect.config import load_connector
 from replicator.connect.register import register_connector
@@ -205,6 +206,7 @@ def _load_share(job: _Job, barrier: Any, progress: Progress) -> _Part:
         snapshot_reader(job.settings.v1_replication.conninfo(), job.snapshot) as reader,
     ):
         share = _ShareReader(job, loader, reader, part)
+        gctune.tune()
         for group in job.groups:
             if not linked(job.mapping, group):
                 for name in group:

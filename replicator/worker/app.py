@@ -20,6 +20,7 @@ import psycopg
 from faust.app.base import BootStrategy
 from prometheus_client import CollectorRegistry, generate_latest
 
+from replicator import gctune
 from replicator.connect.config import load_connector
 from replicator.mapping.catalog import read_catalog
 from replicator.mapping.model import Mapping, load_mapping
@@ -215,4 +216,5 @@ def run_worker(settings: Settings | None = None) -> None:
     from faust.worker import Worker
 
     app = create_app(settings or load_settings())
+    gctune.tune()
     Worker(app, loglevel="info", quiet=True).execute_from_commandline()
