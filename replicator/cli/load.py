@@ -24,7 +24,7 @@ def _cpu_s() -> float:
 
 def load(  # noqa: PLR0917 - typer maps each parameter to one option of the command
     mapping_path: MappingOpt = DEFAULT_MAPPING,
-    batch_rows: Annotated[int, typer.Option(min=1, help="V1 rows per V2 transaction.")] = 1000,
+    batch_rows: Annotated[int, typer.Option(min=1, help="V1 rows per V2 transaction.")] = 5000,
     processes: Annotated[
         int, typer.Option(min=1, help="Loading processes, each a share of every table's rows.")
     ] = 2,

@@ -104,7 +104,7 @@ def initial_load(
     settings: Settings,
     mapping: Mapping,
     *,
-    batch_rows: int = 1000,
+    batch_rows: int = 5000,
     linked_batch_rows: int = LINKED_BATCH_ROWS,
     processes: int = 2,
     replace_slot: bool = False,
