@@ -1,14 +1,16 @@
 """Group a batch's write steps into as few set-based statements as their dependencies allow. Pure.
 
-The sink writes a *run* (steps of one table and one kind) with one statement. Resolved steps
-interleave tables wherever rows depend on one another: a split writes ``agents`` then
-``agent_licenses`` row by row, and the teams ↔ lead agents cycle alternates relaxed agent, team,
-agent fixup. Written in step order, that is one tiny statement per step.
+The sink writes a *run* (upserts of one table and one column set, or deletes of one table) with one
+statement. Resolved steps interleave tables wherever rows depend on one another: a split writes
+``agents`` then ``agent_licenses`` row by row, and the teams ↔ lead agents cycle alternates relaxed
+agent, team, agent fixup. Written in step order, that is one tiny statement per step.
 
-``write_runs`` moves each upsert to the earliest run of its table and kind that keeps everything it
-depends on before it:
+``write_runs`` moves each upsert to the earliest run of its table and column set that keeps everything
+it depends on before it:
 
 * an earlier write of the same row (same run: merged in order; or a later run);
+* rows of one run write the same columns: two mappings into one table (users and archived_users)
+  write different column sets, and one statement per set inside a run would order them by chance;
 * every parent row it references (a parent of the same table may share its run: a statement's FK
   checks run at its end);
 * every delete before it, and every delete keeps its place: a parent delete waits for the children
@@ -41,7 +43,7 @@ class Run:
 def write_runs(steps: Sequence[Step], graph: FkGraph) -> list[Run]:
     """The data writes of ``steps`` (``APPLY`` and ``FIXUP``) as runs, in the order to execute them."""
     runs: list[Run] = []
-    by_key: dict[tuple[str, bool], list[int]] = {}  # run indexes per (table, delete), ascending
+    by_key: dict[tuple[str, frozenset[str]], list[int]] = {}  # upsert runs per (table, columns), ascending
     last_of_table: dict[str, int] = {}
     row_at: dict[RowId, int] = {}  # the latest run writing each row
     floor = 0  # no upsert goes before the latest delete run
@@ -53,7 +55,6 @@ def write_runs(steps: Sequence[Step], graph: FkGraph) -> list[Run]:
         if delete:
             if not runs or runs[-1].table != table or not runs[-1].delete:
                 runs.append(Run(table, True))
-                by_key.setdefault((table, True), []).append(len(runs) - 1)
             index = len(runs) - 1
             floor = index + 1
         else:
@@ -65,7 +66,7 @@ def write_runs(steps: Sequence[Step], graph: FkGraph) -> list[Run]:
                     at = row_at.get(ref.id)
                     if at is not None:
                         lowest = max(lowest, at if ref.table == table else at + 1)
-            candidates = by_key.setdefault((table, False), [])
+            candidates = by_key.setdefault((table, frozenset(change.values)), [])
             position = bisect_left(candidates, lowest)
             if position < len(candidates):
                 index = candidates[position]

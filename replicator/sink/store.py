@@ -325,6 +325,10 @@ class V2Store:
             for cols, group in _group_by_columns(merged).items():
                 self._upsert(table, cols, group)
 
+    def rolled_back(self) -> None:
+        """A savepoint around writes was rolled back: the staging tables created inside it are gone."""
+        self._staged.clear()
+
     def _stage(self, table: str) -> sql.Identifier:
         name = f"_stage_{table}"
         if name not in self._staged:
@@ -441,5 +445,5 @@ class V2Store:
 def _group_by_columns(rows: Iterable[dict[str, object]]) -> dict[tuple[str, ...], list[dict[str, object]]]:
     out: dict[tuple[str, ...], list[dict[str, object]]] = defaultdict(list)
     for row in rows:
-        out[tuple(row)].append(row)  # one mapping builds its rows in one column order
+        out[tuple(sorted(row))].append(row)  # one statement per column set, whichever mapping built it
     return out

@@ -406,6 +406,7 @@ class Processor:
             return steps
         except (psycopg.IntegrityError, psycopg.DataError) as exc:
             log.warning("set-based write rejected (%s); isolating rows", _describe(exc))
+            store.rolled_back()
         out: list[Step] = []
         for step in steps:
             try:
@@ -413,6 +414,7 @@ class Processor:
                     store.write([step], originals)
                 out.append(step)
             except (psycopg.IntegrityError, psycopg.DataError) as exc:
+                store.rolled_back()
                 diag = exc.diag
                 error = SinkConstraintError(step.change.table, diag.sqlstate, diag.constraint_name)
                 out.append(
