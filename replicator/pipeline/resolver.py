@@ -196,7 +196,10 @@ class _Resolver:
 
     def _add_fixup(self, row: RowId, fix: _Fixup) -> None:
         self.fixups[row] = fix
-        for awaited in fix.waiting:
+        self._await(row, fix.waiting)
+
+    def _await(self, row: RowId, rows: set[RowId]) -> None:
+        for awaited in rows:
             self.fixups_on.setdefault(awaited, []).append(row)
 
     def _run_fixups(self, arrived: RowId) -> None:
@@ -207,10 +210,9 @@ class _Resolver:
             fix.waiting.discard(arrived)
             if not fix.waiting:
                 # a parent the full row references may have been deleted since the relaxed apply
-                gone = {r.id for r in parent_refs(fix.change, self.graph) if not self._present(r.id)}
-                if gone:
-                    del self.fixups[row]
-                    self._add_fixup(row, _Fixup(fix.entry, fix.change, gone, fix.deadline_us))
+                fix.waiting = {r.id for r in parent_refs(fix.change, self.graph) if not self._present(r.id)}
+                if fix.waiting:
+                    self._await(row, fix.waiting)
                     continue
                 del self.fixups[row]
                 self._emit(Action.FIXUP, fix.entry, fix.change, Outcome.APPLIED)

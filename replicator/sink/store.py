@@ -261,8 +261,8 @@ class V2Store:
     # ------------------------------------------------------------------ writes
 
     def write(self, steps: Sequence[Step], originals: Mapping[tuple[str, int, int], Original]) -> None:
-        """Data writes, one statement per run of one table and kind (``write_runs``: as few as the steps'
-        dependencies allow), then versions and parked items."""
+        """Data writes, one statement per run (``write_runs``: one table and column set, as few runs as
+        the steps' dependencies allow), then versions and parked items."""
         for run in write_runs(steps, self.graph):
             self._flush(run.steps)
         if self.record_versions:
