@@ -4,8 +4,9 @@ Arrays travel in binary (``%b``): psycopg's text array dumper escapes element by
 which the profile of the replay benchmark (``bench/apply.py``) showed as the largest single CPU cost.
 
 Reads: parked items of the touched rows, which parents exist, row versions, children of deleted rows.
-Writes: data (set-based: COPY into a per-table temp staging table, then one INSERT … ON CONFLICT or
-DELETE per table run), row versions, parked items, the ledger and progress.
+Writes: data (set-based, one statement per run: upserts are COPYed into a per-table temp staging
+table and written with one INSERT … ON CONFLICT; deletes are one DELETE by key arrays, see
+``replicator.sink.keys``), row versions, parked items, the ledger and progress.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from replicator.pipeline.planner import (
     parked_writes,
 )
 from replicator.pipeline.runs import write_runs
-from replicator.sink.keys import select_keys
+from replicator.sink.keys import delete_keys, select_keys
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 Refill = Callable[[str, list[tuple[object, ...]]], dict[str, dict[str, object]]]
@@ -300,6 +301,8 @@ class V2Store:
         key = self.graph.keys[table]
         stage = self._stage(table)
         self._copy(stage, columns, ([r[c] for c in columns] for r in rows))
+        # The join below needs the staged row count, or it hashes the whole V2 table (see sink.keys).
+        self.conn.execute(sql.SQL("ANALYZE {}").format(stage))
         non_key = [c for c in columns if c not in key]
         updated: set[str] = set()
         if non_key:
@@ -374,17 +377,8 @@ class V2Store:
         )
 
     def _delete(self, table: str, keys: list[tuple[object, ...]]) -> None:
-        key = self.graph.keys[table]
-        stage = self._stage(table)
-        self._copy(stage, key, keys)
-        self.conn.execute(
-            sql.SQL("DELETE FROM {}.{} t USING {} s WHERE {}").format(
-                sql.Identifier(self.catalog.schema),
-                sql.Identifier(table),
-                stage,
-                sql.SQL(" AND ").join(sql.SQL("t.{0} = s.{0}").format(sql.Identifier(k)) for k in key),
-            )
-        )
+        statement, params = delete_keys(self.catalog, table, self.graph.keys[table], keys)
+        self.conn.execute(statement, params)
 
     def _write_versions(self, steps: Sequence[Step]) -> None:
         latest: dict[RowId, tuple[Position, bool]] = {}
