@@ -18,7 +18,7 @@ Filter semantics are Python's, not SQL's: ``None`` equals only ``None`` (so ``ne
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -141,8 +141,23 @@ class _Compiled:
     columns: tuple[_Column, ...]
     key_columns: tuple[_Column, ...]
     sources: frozenset[str]  # every V1 column some V2 column reads
-    # per V2 column in mapping order: (name, V1 column copied as is, or None and the column to compute)
-    plan: tuple[tuple[str, str, None] | tuple[str, None, _Column], ...]
+    # The common case, every input present: the V2 columns copied as they are (their names, and their
+    # V1 columns' values read in one C call), then the ones to compute, then the key read the same way.
+    copied: tuple[str, ...]
+    read_copied: Callable[[Mapping[str, object]], Sequence[object]]
+    computed: tuple[_Column, ...]
+    read_key: Callable[[Mapping[str, object]], Sequence[object]]
+
+
+def _reader(names: Sequence[str]) -> Callable[[Mapping[str, object]], Sequence[object]]:
+    """``values → tuple of values[name] for name in names``, in C (``itemgetter`` of one name returns
+    the bare value, so that case is wrapped)."""
+    if len(names) == 1:
+        get = operator.itemgetter(names[0])
+        return lambda values: (get(values),)
+    if not names:
+        return lambda values: ()
+    return operator.itemgetter(*names)
 
 
 def _compile(table: model.TableMapping) -> _Compiled:
@@ -151,16 +166,16 @@ def _compile(table: model.TableMapping) -> _Compiled:
         fn = transforms.resolve(spec.transform).bind(spec.args) if spec.transform else None
         columns.append(_Column(name, spec.sources, spec.const, spec.is_const, spec.transform, fn))
     by_name = {c.name: c for c in columns}
-    plan: list[tuple[str, str, None] | tuple[str, None, _Column]] = [
-        (c.name, c.sources[0], None) if c.fn is None and not c.is_const else (c.name, None, c)
-        for c in columns
-    ]
+    copied = [c for c in columns if c.fn is None and not c.is_const]
     return _Compiled(
         table,
         tuple(columns),
         tuple(by_name[k] for k in table.key),
         frozenset(s for c in columns for s in c.sources),
-        tuple(plan),
+        tuple(c.name for c in copied),
+        _reader([c.sources[0] for c in copied]),
+        tuple(c for c in columns if c.fn is not None or c.is_const),
+        _reader(table.key),
     )
 
 
@@ -350,11 +365,10 @@ def _key(compiled: _Compiled, v1_table: str, values: Mapping[str, object]) -> tu
 def _upsert(compiled: _Compiled, row: SourceRow, values: Mapping[str, object]) -> Upsert:
     table = compiled.table
     if compiled.sources <= values.keys():  # every input came (the common case): no per-column checks
-        full = {
-            name: values[source] if column is None else _compute(compiled, column, values)  # type: ignore[index]
-            for name, source, column in compiled.plan
-        }
-        return Upsert(table.target, table.name, tuple([full[k] for k in table.key]), full, frozenset())
+        full = dict(zip(compiled.copied, compiled.read_copied(values), strict=True))
+        for column in compiled.computed:
+            full[column.name] = _compute(compiled, column, values)
+        return Upsert(table.target, table.name, tuple(compiled.read_key(full)), full, frozenset())
     out: dict[str, object] = {}
     missing: set[str] = set()
     absent: set[str] = set()

@@ -159,6 +159,8 @@ def _bind_cents_to_numeric(args: Mapping[str, object]) -> BoundTransform:
     _no_args("cents_to_numeric", args)
 
     def convert(value: object) -> object:
+        if type(value) is int:  # the common case: exact, and a third of the tuple route's time
+            return Decimal(f"{value}e-2")
         if _is_int(value) or (isinstance(value, Decimal) and value.is_finite() and value == int(value)):
             # Exact at any size: move the exponent (Decimal arithmetic would round to the context precision).
             sign, digits, exponent = Decimal(value).as_tuple()  # type: ignore[arg-type]

@@ -178,14 +178,20 @@ def column_decoder(column: CatalogColumn) -> Decoder:
     return _array(scalar) if column.is_array else scalar
 
 
+# Decoders whose result is the JSON value itself once its type is checked: such a value is kept as it
+# came, without a call (most columns of most rows).
+_NATIVE: Mapping[Decoder, type] = {_int: int, _str: str, _json_text: str, _bool: bool}
+
+
 class RowDecoder:
     """Decodes the before/after rows of one V1 table."""
 
     def __init__(self, table: CatalogTable) -> None:
         self.table = table.name
-        self._decoders: Mapping[str, tuple[Decoder, str]] = {
-            c.name: (column_decoder(c), c.type_name) for c in table.columns
-        }
+        self._decoders: Mapping[str, tuple[type | None, Decoder, str]] = {}
+        for c in table.columns:
+            decoder = column_decoder(c)
+            self._decoders[c.name] = (_NATIVE.get(decoder), decoder, c.type_name)
         self._names = frozenset(self._decoders)
 
     def decode(self, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -196,7 +202,10 @@ class RowDecoder:
             if value is None:
                 out[name] = None
                 continue
-            decoder, type_name = self._decoders[name]
+            native, decoder, type_name = self._decoders[name]
+            if type(value) is native:
+                out[name] = value
+                continue
             try:
                 out[name] = decoder(value)
             except (TypeError, ValueError, InvalidOperation, OverflowError):

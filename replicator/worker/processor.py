@@ -91,16 +91,18 @@ class SourceRecord:
 
 
 class _LazyOriginals(MappingABC[tuple[str, int, int], Original]):
-    """Originals of ``process_rows`` rows, built on first use: most rows never need theirs."""
+    """Originals of a batch's records (or of ``process_rows`` rows, whose Kafka-shaped record is built
+    too), made on first use: most rows never need theirs."""
 
-    def __init__(self, rows: dict[tuple[str, int, int], SourceRecord]) -> None:
+    def __init__(self, rows: dict[tuple[str, int, int], Record | SourceRecord]) -> None:
         self._rows = rows
         self._built: dict[tuple[str, int, int], Original] = {}
 
     def __getitem__(self, key: tuple[str, int, int]) -> Original:
         built = self._built.get(key)
         if built is None:
-            record = self._rows[key].record()
+            row = self._rows[key]
+            record = row if isinstance(row, Record) else row.record()
             built = self._built[key] = Original(record.key, record.value, record.headers)
         return built
 
@@ -186,11 +188,9 @@ class Processor:
 
     def _map(
         self, records: Sequence[Record], ledger: Ledger, progress: dict[str, tuple[int, int]]
-    ) -> tuple[
-        list[Positioned], dict[tuple[str, int, int], Original], list[tuple[Record, BaseException, Stage]]
-    ]:
+    ) -> tuple[list[Positioned], _LazyOriginals, list[tuple[Record, BaseException, Stage]]]:
         items: list[Positioned] = []
-        originals: dict[tuple[str, int, int], Original] = {}
+        originals: dict[tuple[str, int, int], Record | SourceRecord] = {}
         failed: list[tuple[Record, BaseException, Stage]] = []
         for record in records:
             try:
@@ -220,12 +220,10 @@ class Processor:
             )
             try:
                 if self._map_one(source, items, ledger):
-                    originals[(record.topic, record.partition, record.offset)] = Original(
-                        record.key, record.value, record.headers
-                    )
+                    originals[(record.topic, record.partition, record.offset)] = record
             except TerminalError as exc:
                 failed.append((record, exc, Stage.MAP))
-        return items, originals, failed
+        return items, _LazyOriginals(originals), failed
 
     def _map_one(self, source: Sourced, items: list[Positioned], ledger: Ledger) -> bool:
         """Map one source row into ``items``; False when it yields no V2 change (settled as filtered).
@@ -279,7 +277,7 @@ class Processor:
         ledger, progress = Ledger(), {}  # type: ignore[var-annotated]
         items: list[Positioned] = []
         failed: list[tuple[Record, BaseException, Stage]] = []
-        by_coordinates: dict[tuple[str, int, int], SourceRecord] = {}
+        by_coordinates: dict[tuple[str, int, int], Record | SourceRecord] = {}
         for row in rows:
             try:
                 if self._map_one(row.source, items, ledger):
