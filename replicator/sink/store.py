@@ -37,6 +37,13 @@ from replicator.pipeline.planner import (
 )
 from replicator.pipeline.runs import write_runs
 from replicator.sink.keys import delete_keys, select_keys
+from replicator.sink.statements import (
+    copy_into_stage,
+    create_stage,
+    stage_name,
+    truncate_stage,
+    upsert_from_stage,
+)
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 Refill = Callable[[str, list[tuple[object, ...]]], dict[str, dict[str, object]]]
@@ -126,12 +133,16 @@ VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s)
 ON CONFLICT (tbl, pk, commit_lsn, lsn, fixup) DO UPDATE
 SET deadline_us = EXCLUDED.deadline_us, waiting_for = EXCLUDED.waiting_for
 """
+# The books and the progress of a batch are one statement each (their keys are unique within a batch):
+# one row per statement was a dozen statements per batch.
 LEDGER_SQL = """
-INSERT INTO replicator.ledger (tbl, op, outcome, reason, events) VALUES (%s, %s, %s, %s, %s)
+INSERT INTO replicator.ledger (tbl, op, outcome, reason, events)
+SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::int8[])
 ON CONFLICT (tbl, op, outcome, reason) DO UPDATE SET events = ledger.events + EXCLUDED.events
 """
 PROGRESS_SQL = """
-INSERT INTO replicator.progress (name, commit_ts_us, commit_lsn) VALUES (%s, %s, %s)
+INSERT INTO replicator.progress (name, commit_ts_us, commit_lsn)
+SELECT * FROM unnest(%b::text[], %b::int8[], %b::int8[])
 ON CONFLICT (name) DO UPDATE
 SET commit_ts_us = GREATEST(progress.commit_ts_us, EXCLUDED.commit_ts_us),
     commit_lsn = GREATEST(progress.commit_lsn, EXCLUDED.commit_lsn),
@@ -300,7 +311,7 @@ class V2Store:
         completed from V1 first (``refill``), because an INSERT needs every NOT NULL column."""
         key = self.graph.keys[table]
         stage = self._stage(table)
-        self._copy(stage, columns, ([r[c] for c in columns] for r in rows))
+        self._copy(table, columns, ([r[c] for c in columns] for r in rows))
         # The join below needs the staged row count, or it hashes the whole V2 table (see sink.keys).
         self.conn.execute(sql.SQL("ANALYZE {}").format(stage))
         non_key = [c for c in columns if c not in key]
@@ -333,47 +344,22 @@ class V2Store:
         self._staged.clear()
 
     def _stage(self, table: str) -> sql.Identifier:
-        name = f"_stage_{table}"
-        if name not in self._staged:
-            self.conn.execute(
-                sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} AS SELECT * FROM {}.{} WITH NO DATA").format(
-                    sql.Identifier(name), sql.Identifier(self.catalog.schema), sql.Identifier(table)
-                )
-            )
-            self._staged.add(name)
-        self.conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(name)))
-        return sql.Identifier(name)
+        if table not in self._staged:
+            self.conn.execute(create_stage(self.catalog.schema, table))
+            self._staged.add(table)
+        self.conn.execute(truncate_stage(table))
+        return sql.Identifier(stage_name(table))
 
-    def _copy(self, stage: sql.Identifier, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-        with self.conn.cursor().copy(
-            sql.SQL("COPY {} ({}) FROM STDIN").format(stage, sql.SQL(", ").join(map(sql.Identifier, columns)))
-        ) as copy:
+    def _copy(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+        with self.conn.cursor().copy(copy_into_stage(table, tuple(columns))) as copy:
             for row in rows:
                 copy.write_row(row)
 
     def _upsert(self, table: str, columns: Sequence[str], rows: list[dict[str, object]]) -> None:
-        key = self.graph.keys[table]
-        stage = self._stage(table)
-        self._copy(stage, columns, ([r[c] for c in columns] for r in rows))
-        non_key = [c for c in columns if c not in key]
-        action = (
-            sql.SQL("DO UPDATE SET {}").format(
-                sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in non_key)
-            )
-            if non_key
-            else sql.SQL("DO NOTHING")
-        )
-        cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+        self._stage(table)
+        self._copy(table, columns, ([r[c] for c in columns] for r in rows))
         self.conn.execute(
-            sql.SQL("INSERT INTO {}.{} ({}) SELECT {} FROM {} ON CONFLICT ({}) {}").format(
-                sql.Identifier(self.catalog.schema),
-                sql.Identifier(table),
-                cols,
-                cols,
-                stage,
-                sql.SQL(", ").join(map(sql.Identifier, key)),
-                action,
-            )
+            upsert_from_stage(self.catalog.schema, table, tuple(columns), tuple(self.graph.keys[table]))
         )
 
     def _delete(self, table: str, keys: list[tuple[object, ...]]) -> None:
@@ -392,7 +378,7 @@ class V2Store:
         if not latest:
             return
         rows = [(t, k, p.commit_lsn, p.lsn, d) for (t, k), (p, d) in latest.items()]
-        self.conn.execute(WRITE_VERSIONS_SQL, [list(col) for col in zip(*rows, strict=True)])
+        self.conn.execute(WRITE_VERSIONS_SQL, _columns(rows))
 
     def _write_parked(
         self,
@@ -402,7 +388,7 @@ class V2Store:
         stored = {parked_id(p.item, fixup=p.fixup): (p.deadline_us, p.waiting_for) for p in self._loaded}
         writes = parked_writes(steps, stored)
         if writes.remove:
-            self.conn.execute(UNPARK_SQL, [list(column) for column in zip(*writes.remove, strict=True)])
+            self.conn.execute(UNPARK_SQL, _columns(writes.remove))
         if writes.upsert:
             upsert = []
             for step in writes.upsert:
@@ -427,13 +413,16 @@ class V2Store:
         """Add the batch's books to the ledger; advance per-table progress (commit time, commit LSN)."""
         rows = ledger.entries()
         if rows:
-            with self.conn.cursor() as cur:
-                cur.executemany(LEDGER_SQL, rows)
+            self.conn.execute(LEDGER_SQL, _columns(rows))
         if progress:
-            with self.conn.cursor() as cur:
-                cur.executemany(
-                    PROGRESS_SQL, [(name, ts, lsn) for name, (ts, lsn) in sorted(progress.items())]
-                )
+            self.conn.execute(
+                PROGRESS_SQL, _columns([(name, ts, lsn) for name, (ts, lsn) in sorted(progress.items())])
+            )
+
+
+def _columns(rows: Sequence[tuple[object, ...]]) -> list[list[object]]:
+    """Rows → one list per column: the arrays of an ``unnest`` statement."""
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def _group_by_columns(rows: Iterable[dict[str, object]]) -> dict[tuple[str, ...], list[dict[str, object]]]:
