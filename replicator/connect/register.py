@@ -12,6 +12,10 @@ from replicator.errors import StackError
 
 __all__ = ["register_connector"]
 
+POLL_S = 0.1
+"""Status polls while the task starts (a GET each): a start usually takes under a second, and the
+initial load's time includes the wait."""
+
 
 def register_connector(
     connect_url: str, *, wait: float = 60.0, overrides: Mapping[str, str] | None = None
@@ -25,7 +29,7 @@ def register_connector(
     deadline = time.monotonic() + wait
     status = client.status(connector.name)
     while not running(status) and time.monotonic() < deadline:
-        time.sleep(0.5)
+        time.sleep(POLL_S)
         status = client.status(connector.name)
     if not running(status):
         trace = ""
