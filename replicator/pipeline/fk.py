@@ -154,6 +154,18 @@ class ParentRef:
         return f"{self.relationship} → {self.table}{canonical_key(self.key)}"
 
 
+@dataclass(frozen=True, slots=True)
+class _RefPlan:
+    """How ``parent_refs`` reads one relationship off a child row: ``single`` names the one FK column
+    (the common case), else ``columns`` are read and reordered by ``order`` into the parent's key."""
+
+    name: str
+    references: str
+    columns: tuple[str, ...]
+    order: tuple[int, ...]
+    single: str | None
+
+
 class FkGraph:
     """The relationships of a mapping, indexed for the FK layer and the planner. Built once at start-up.
 
@@ -168,6 +180,7 @@ class FkGraph:
             self.keys.setdefault(table.target, table.key)
         self.policies: dict[str, RelPolicy] = {}
         self._by_child: dict[str, list[tuple[model.Relationship, tuple[int, ...]]]] = {}
+        self.ref_plans: dict[str, tuple[_RefPlan, ...]] = {}
         for index, rel in enumerate(mapping.relationships):
             parent_key = self.keys.get(rel.references, ())
             if sorted(rel.ref_columns) != sorted(parent_key):
@@ -180,6 +193,9 @@ class FkGraph:
             # child column feeding each parent key column, in the parent's key order
             order = tuple(rel.ref_columns.index(k) for k in parent_key)
             self._by_child.setdefault(rel.table, []).append((rel, order))
+            single = rel.columns[0] if len(rel.columns) == 1 else None
+            plan = _RefPlan(rel.name, rel.references, rel.columns, order, single)
+            self.ref_plans[rel.table] = (*self.ref_plans.get(rel.table, ()), plan)
             self.policies[rel.name] = RelPolicy(
                 on_orphan=mapping.on_orphan_for(rel),
                 park_timeout_us=int(mapping.park_timeout_for(rel) / dt.timedelta(microseconds=1)),
@@ -254,14 +270,21 @@ def parent_refs(change: Upsert, graph: FkGraph | model.Mapping) -> list[ParentRe
     fk = graph if isinstance(graph, FkGraph) else FkGraph(graph)
     refs: list[ParentRef] = []
     row = change.values
-    for rel, order in fk.relationships_for(change.table):
-        values = [row.get(c) for c in rel.columns]  # absent (unchanged TOAST) reads as None: skipped too
-        if None in values:
-            continue
-        key = tuple([values[i] for i in order])
-        if rel.references == change.table and canonical_key(key) == canonical_key(change.key):
+    for rel in fk.ref_plans.get(change.table, ()):
+        if rel.single is not None:
+            value = row.get(rel.single)  # absent (unchanged TOAST) reads as None: skipped too
+            if value is None:
+                continue
+            key: tuple[object, ...] = (value,)
+        else:
+            values = [row.get(c) for c in rel.columns]
+            if None in values:
+                continue
+            key = tuple([values[i] for i in rel.order])
+        ref = ParentRef(rel.name, rel.references, key, rel.columns)
+        if rel.references == change.table and ref.id[1] == canonical_key(change.key):
             continue  # the row references itself
-        refs.append(ParentRef(rel.name, rel.references, key, rel.columns))
+        refs.append(ref)
     return refs
 
 
