@@ -11,7 +11,10 @@ from __future__ import annotations
 from replicator.mapping.model import Mapping
 from replicator.pipeline.fk import strongly_connected
 
-__all__ = ["linked", "load_groups"]
+__all__ = ["ALONE_BYTES", "alone", "linked", "load_groups"]
+
+ALONE_BYTES = 1 << 20
+"""A group this small (its V1 tables' size on disk) is not worth sharing between loading processes."""
 
 
 def load_groups(mapping: Mapping) -> list[tuple[str, ...]]:
@@ -35,3 +38,19 @@ def linked(mapping: Mapping, group: tuple[str, ...]) -> bool:
     targets = {t.target for t in mapping.tables if t.source in group}
     inner = [r for r in mapping.relationships if r.table in targets and r.references in targets]
     return any(r.table == r.references for r in inner) or (len(group) > 1 and bool(inner))
+
+
+def alone(
+    mapping: Mapping, groups: list[tuple[str, ...]], sizes: dict[str, int], limit: int = ALONE_BYTES
+) -> int:
+    """How many leading groups the first loading process reads alone: the leading run of groups that are
+    linked (read whole by one process anyway) or smaller than ``limit`` bytes (``sizes``: bytes per V1
+    table; an unknown table counts as large). The other processes start at the first group after them,
+    so their start-up overlaps that work instead of delaying the first group."""
+    count = 0
+    for group in groups:
+        small = sum(sizes.get(name, limit) for name in group) < limit
+        if not (small or linked(mapping, group)):
+            break
+        count += 1
+    return count

@@ -29,6 +29,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +40,7 @@ from replicator.connect.client import ConnectClient
 from replicator.connect.config import load_connector
 from replicator.connect.register import register_connector
 from replicator.connect.reset import drop_idle_slot
-from replicator.load.order import load_groups
+from replicator.load.order import ALONE_BYTES, alone, load_groups
 from replicator.load.share import (
     LINKED_BATCH_ROWS,
     Job,
@@ -49,7 +50,7 @@ from replicator.load.share import (
     run_share,
     without_park_timeouts,
 )
-from replicator.load.source import LoadError, Share, exported_snapshot
+from replicator.load.source import LoadError, Share, exported_snapshot, table_sizes
 from replicator.mapping.model import Mapping
 from replicator.pipeline.accounting import Ledger
 from replicator.settings import Settings
@@ -81,6 +82,7 @@ def initial_load(
     *,
     batch_rows: int = 5000,
     linked_batch_rows: int = LINKED_BATCH_ROWS,
+    alone_bytes: int = ALONE_BYTES,
     processes: int = 2,
     replace_slot: bool = False,
     register: bool = True,
@@ -88,7 +90,9 @@ def initial_load(
 ) -> LoadReport:
     """See the module docstring. ``processes`` load in parallel, each the rows whose key hashes to it,
     all from the same snapshot; every process finishes a group before any starts the next. A linked
-    group (``load.order.linked``) is read whole by the first process, ``linked_batch_rows`` at a time."""
+    group (``load.order.linked``) is read whole by the first process, ``linked_batch_rows`` at a time;
+    so are the leading groups that are linked or smaller than ``alone_bytes`` (``load.order.alone``),
+    while the other processes start."""
     started = time.monotonic()
     connector = load_connector()
     slot = connector.config["slot.name"]
@@ -101,11 +105,16 @@ def initial_load(
     if replace_slot:
         _drop_idle_slot(settings, slot)
     groups = load_groups(mapping)
+    solo = 0
+    if processes > 1:
+        names = [name for group in groups for name in group]
+        sizes = table_sizes(settings.v1_replication.conninfo(), mapping.source_schema, names)
+        solo = alone(mapping, groups, sizes, alone_bytes)
     with exported_snapshot(settings.v1_replication.conninfo(), slot) as snapshot:
         report = LoadReport(slot=slot, consistent_point=snapshot.lsn_text, groups=groups)
         progress(f"slot {slot} created at {snapshot.lsn_text}; reading V1 there with {processes} processes")
         jobs = [
-            Job(settings, mapping, snapshot, groups, Share(k, processes), batch_rows, linked_batch_rows)
+            Job(settings, mapping, snapshot, groups, Share(k, processes), batch_rows, linked_batch_rows, solo)
             for k in range(processes)
         ]
         parts = _run_jobs(jobs, progress) if processes > 1 else [load_share(jobs[0], None, progress)]
@@ -124,42 +133,81 @@ def initial_load(
 
 
 def _run_jobs(jobs: list[Job], progress: Progress) -> list[Part]:
-    """One spawned process per job, their progress relayed; any failure stops them all."""
+    """The first job in this process, one spawned process per other job; any failure stops them all.
+
+    This process starts loading at once, with the leading groups it loads alone (``Job.alone``); the
+    spawned ones join at the first group they share, after their start-up (an interpreter and the
+    pipeline's imports: about a second, which no longer delays the first group)."""
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(len(jobs))
     messages: Any = context.Queue()
-    children = [context.Process(target=run_share, args=(job, barrier, messages), daemon=True) for job in jobs]
+    children = [
+        context.Process(target=run_share, args=(job, barrier, messages), daemon=True) for job in jobs[1:]
+    ]
     for child in children:
         child.start()
-    parts: list[Part] = []
-    failure: str | None = None
+    relay = _Relay(children, messages, barrier, progress)
+    own: Part | None = None
+    broken = False
     try:
-        while len(parts) < len(jobs) and failure is None:
-            try:
-                kind, payload = messages.get(timeout=1.0)
-            except queue.Empty:
-                if any(c.exitcode not in {None, 0} for c in children):
-                    failure = "a loading process died without a report"
-                continue
-            if kind == "progress":
-                progress(payload)
-            elif kind == "part":
-                parts.append(payload)
-            else:
-                failure = payload
+        own = load_share(jobs[0], barrier, progress)
+    except threading.BrokenBarrierError:
+        broken = True  # a spawned process failed: the relay receives its report
+    except Exception as exc:
+        relay.fail(f"process 0: {type(exc).__name__}: {exc}")
     finally:
-        if failure is not None:
-            barrier.abort()
+        if own is None and not broken and relay.failure is None:
+            relay.fail("the load was interrupted")
+        relay.join()
+        if relay.failure is not None:
             for child in children:
                 child.terminate()
         for child in children:
             child.join(timeout=30)
-    if failure is not None:
+    if relay.failure is not None or own is None:
         raise LoadError(
-            f"the initial load failed: {failure}. What was applied stays; rerun with --replace-slot to"
-            " load again from a new snapshot (its rows overwrite the older ones)"
+            f"the initial load failed: {relay.failure}. What was applied stays; rerun with --replace-slot"
+            " to load again from a new snapshot (its rows overwrite the older ones)"
         )
-    return parts
+    return [own, *relay.parts]
+
+
+class _Relay:
+    """A thread that relays the spawned processes' progress and collects their parts; the first failure
+    (reported, a process dead without a report, or this process's own) breaks the barrier, which stops
+    every process."""
+
+    def __init__(self, children: list[Any], messages: Any, barrier: Any, progress: Progress) -> None:
+        self.children, self.messages, self.barrier, self.progress = children, messages, barrier, progress
+        self.parts: list[Part] = []
+        self.failure: str | None = None
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="load-relay", daemon=True)
+        self._thread.start()
+
+    def fail(self, reason: str) -> None:
+        with self._lock:
+            if self.failure is None:
+                self.failure = reason
+        self.barrier.abort()
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def _run(self) -> None:
+        while len(self.parts) < len(self.children) and self.failure is None:
+            try:
+                kind, payload = self.messages.get(timeout=0.5)
+            except queue.Empty:
+                if any(c.exitcode not in {None, 0} for c in self.children):
+                    self.fail("a loading process died without a report")
+                continue
+            if kind == "progress":
+                self.progress(payload)
+            elif kind == "part":
+                self.parts.append(payload)
+            else:
+                self.fail(payload)
 
 
 def _drop_idle_slot(settings: Settings, slot: str) -> None:

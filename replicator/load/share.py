@@ -1,5 +1,6 @@
-"""One loading process's work: its share of every group (a linked group whole, by the first process),
-applied with the workers' ``Processor``. This module is what a spawned loading process imports (keep
+"""One loading process's work: its share of every group (a linked group whole, by the first process;
+the leading groups ``Job.alone`` whole by the first process, before the others join), applied with the
+workers' ``Processor``. This module is what a spawned loading process imports (keep
 it light: the parent's connector and slot handling live in ``load.run``)."""
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ class Job:
     share: Share
     batch_rows: int
     linked_batch_rows: int
+    alone: int = 0
+    """Leading groups the first process loads whole, alone (``load.order.alone``); the others wait at one
+    barrier after them."""
 
 
 @dataclass
@@ -97,8 +101,8 @@ class _Loader:
 
 
 def load_share(job: Job, barrier: Any, progress: Progress) -> Part:
-    """This process's share of every group, in order; with a ``barrier``, at the end of each group wait
-    until every process has finished it."""
+    """This process's share of every group, in order; with a ``barrier``, at the end of each shared group
+    wait until every process has finished it."""
     part = Part()
     with (
         _Loader(job.settings, job.mapping) as loader,
@@ -106,26 +110,26 @@ def load_share(job: Job, barrier: Any, progress: Progress) -> Part:
     ):
         share = _ShareReader(job, loader, reader, part)
         gctune.tune()
-        for group in job.groups:
+        first = job.share.index == 0
+        for group in job.groups[: job.alone] if first else ():
+            batch = job.linked_batch_rows if linked(job.mapping, group) else job.batch_rows
+            share.whole(group, batch)
+            _settle(loader.processor, part, progress)
+            progress(f"loaded {', '.join(group)}")
+        if job.alone and barrier is not None:
+            barrier.wait()  # the others join here
+        for group in job.groups[job.alone :]:
             if not linked(job.mapping, group):
                 for name in group:
                     for records in share.read(name, job.share, job.batch_rows):
                         share.process(records)
-            elif job.share.index == 0:  # a linked group is read whole by the first process
-                pending: list[SourceRecord] = []
-                for name in group:
-                    for records in share.read(name, Share(0, 1), job.linked_batch_rows):
-                        pending += records
-                        if len(pending) >= job.linked_batch_rows:
-                            share.process(pending)
-                            pending = []
-                if pending:
-                    share.process(pending)
+            elif first:  # a linked group is read whole by the first process
+                share.whole(group, job.linked_batch_rows)
             # Rows waiting for a row of their own group that another batch (or process) wrote after they
             # parked are released now, before the next group's children look for them.
             if barrier is not None:
                 barrier.wait()
-            if job.share.index == 0:
+            if first:
                 _settle(loader.processor, part, progress)
                 progress(f"loaded {', '.join(group)}")
             if barrier is not None:
@@ -158,6 +162,18 @@ class _ShareReader:
         for rows in read_table(self.reader, schema, table, batch_rows=batch_rows, share=share):
             self.part.rows[name] = self.part.rows.get(name, 0) + len(rows)
             yield builder.sources(rows)
+
+    def whole(self, group: tuple[str, ...], batch_rows: int) -> None:
+        """Every row of ``group``, ``batch_rows`` per batch (a batch may span its tables)."""
+        pending: list[SourceRecord] = []
+        for name in group:
+            for records in self.read(name, Share(0, 1), batch_rows):
+                pending += records
+                if len(pending) >= batch_rows:
+                    self.process(pending)
+                    pending = []
+        if pending:
+            self.process(pending)
 
     def process(self, records: list[SourceRecord]) -> None:
         result = self.loader.processor.process_rows(records)

@@ -82,6 +82,18 @@ def exported_snapshot(conninfo: str, slot: str) -> Iterator[Snapshot]:
         conn.close()
 
 
+SIZES_SQL = """
+SELECT c.relname, pg_table_size(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relname = ANY(%s)
+"""
+
+
+def table_sizes(conninfo: str, schema: str, tables: list[str]) -> dict[str, int]:
+    """Bytes on disk of each V1 table (with its TOAST), by name."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        return {str(name): int(size) for name, size in conn.execute(SIZES_SQL, [schema, tables])}
+
+
 @contextmanager
 def snapshot_reader(conninfo: str, snapshot: Snapshot) -> Iterator[Conn]:
     """A V1 connection inside a read-only REPEATABLE READ transaction of ``snapshot``."""

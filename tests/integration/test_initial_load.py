@@ -78,7 +78,8 @@ def loaded(stack: Stack) -> Iterator[Loaded]:
     # Small batches: the load takes many transactions, so the writer commits between them.
     # Linked groups (self-references, the teams <-> agents cycle) in batches of 20 rows, not whole: their
     # rows then wait for parents in later batches, and the load must release every one of them.
-    report = initial_load(settings, mapping, batch_rows=100, linked_batch_rows=20)
+    # The first process loads the tiny leading groups (and the linked ones) alone, the rest is shared.
+    report = initial_load(settings, mapping, batch_rows=100, linked_batch_rows=20, alone_bytes=64 * 1024)
     during = writer.changed
     env = {"REPLICATOR_MAPPING_PATH": str(SCHEMAS_DIR / "mapping.yaml"), "REPLICATOR_CONSUMER_GROUP": GROUP}
     worker = stack.start_worker(WORKER, env=env)

@@ -43,7 +43,9 @@ def test_a_killed_loading_process_stops_the_load_and_a_rerun_completes_it(stack:
 
     def load() -> None:
         try:
-            outcome["result"] = initial_load(settings, mapping, batch_rows=20, processes=2, register=False)
+            outcome["result"] = initial_load(
+                settings, mapping, batch_rows=20, processes=2, alone_bytes=0, register=False
+            )
         except BaseException as exc:
             outcome["result"] = exc
 

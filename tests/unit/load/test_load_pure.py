@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from replicator.demo.load import SCHEMAS_DIR
-from replicator.load.order import linked, load_groups
+from replicator.load.order import ALONE_BYTES, alone, linked, load_groups
 from replicator.load.records import LOAD_PARTITION, ORIGIN_HEADER, RecordBuilder
 from replicator.mapping.catalog import CatalogColumn, CatalogTable
 from replicator.mapping.model import load_mapping
@@ -41,6 +41,27 @@ def test_only_groups_whose_rows_reference_each_other_are_linked() -> None:
         ("archived_users", "users"),
         ("agents", "teams"),
     }
+
+
+def test_the_first_process_loads_the_leading_small_and_linked_groups_alone() -> None:
+    """networks and offices are small, users and agents/teams linked: the first four groups are loaded
+    by the first process alone; it stops at the first large group that is not linked, and an unknown
+    size counts as large."""
+    groups = load_groups(MAPPING)
+    assert groups[:5] == [
+        ("networks",),
+        ("offices",),
+        ("archived_users", "users"),
+        ("agents", "teams"),
+        ("audit_logs",),
+    ]
+    big = {name: 10 * ALONE_BYTES for group in groups for name in group}
+    small = {**big, "networks": 8192, "offices": 8192}
+    assert alone(MAPPING, groups, small) == 4
+    assert alone(MAPPING, groups, {**small, "audit_logs": 8192}) == 5
+    assert alone(MAPPING, groups, big) == 0  # networks is large: nothing is loaded alone
+    assert alone(MAPPING, groups, {"offices": 8192}) == 0  # networks' size unknown
+    assert alone(MAPPING, groups, small, limit=0) == 0
 
 
 TABLE = CatalogTable(
