@@ -133,6 +133,7 @@ class _Column:
     is_const: bool
     transform: str | None
     fn: BoundTransform | None
+    one: Callable[[object], object] | None  # a one-value transform's function (``transforms.Single``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +165,8 @@ def _compile(table: model.TableMapping) -> _Compiled:
     columns = []
     for name, spec in table.columns.items():
         fn = transforms.resolve(spec.transform).bind(spec.args) if spec.transform else None
-        columns.append(_Column(name, spec.sources, spec.const, spec.is_const, spec.transform, fn))
+        one = fn.one if isinstance(fn, transforms.Single) else None
+        columns.append(_Column(name, spec.sources, spec.const, spec.is_const, spec.transform, fn, one))
     by_name = {c.name: c for c in columns}
     copied = [c for c in columns if c.fn is None and not c.is_const]
     return _Compiled(
@@ -343,6 +345,9 @@ def _compute(compiled: _Compiled, column: _Column, values: Mapping[str, object])
     if column.fn is None:
         return values[column.sources[0]]
     try:
+        if column.one is not None:
+            value = values[column.sources[0]]
+            return None if value is None else column.one(value)
         return column.fn(tuple([values[c] for c in column.sources]))
     except TransformFailure as exc:
         raise TransformError(

@@ -138,14 +138,24 @@ def _allow_only(args: Mapping[str, object], allowed: Sequence[str]) -> None:
         raise TransformArgsError(f"args.{unknown[0]}", "unknown argument", ", ".join(allowed) or "no args")
 
 
+class Single:
+    """A one-value transform bound to its args: ``None`` passes through without calling ``one``. The
+    mapping engine calls ``one`` directly (no tuple per value); everything else calls it as a
+    ``BoundTransform``."""
+
+    __slots__ = ("one",)
+
+    def __init__(self, one: Callable[[object], object]) -> None:
+        self.one = one
+
+    def __call__(self, values: tuple[object, ...]) -> object:
+        (value,) = values
+        return None if value is None else self.one(value)
+
+
 def _single(fn: Callable[[object], object]) -> BoundTransform:
     """Wrap a one-value function: ``None`` passes through without calling it."""
-
-    def bound(values: tuple[object, ...]) -> object:
-        (value,) = values
-        return None if value is None else fn(value)
-
-    return bound
+    return Single(fn)
 
 
 # ---------------------------------------------------------------- built-in transforms

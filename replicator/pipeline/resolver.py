@@ -529,15 +529,18 @@ def v1_checks(steps: Sequence[Step]) -> dict[RowId, ParentRef]:
 def tally(steps: Sequence[Step]) -> Ledger:
     """The batch's books: each new item consumed once with its outcome; a parked item that leaves the
     parked state counts as ``released`` plus its final outcome."""
+    counts: Counter[tuple[str, bool, Outcome, DeadLetterReason | None, bool]] = Counter()
+    for step in steps:  # counted first: a batch has thousands of steps and a handful of distinct kinds
+        if step.outcome is not None:
+            delete = isinstance(step.item.change, Delete)
+            counts[(step.item.change.table, delete, step.outcome, step.reason, step.from_parked)] += 1
     ledger = Ledger()
-    for step in steps:
-        if step.outcome is None:
-            continue
-        table, op = step.item.change.table, step.item.op
-        reason = step.reason.value if step.reason else None
-        if step.from_parked:
-            ledger.record(table, op, Outcome.RELEASED)
-            ledger.record(table, op, step.outcome, reason=reason)
+    for (table, delete, outcome, dead_reason, from_parked), n in counts.items():
+        op = "delete" if delete else "upsert"
+        reason = dead_reason.value if dead_reason else None
+        if from_parked:
+            ledger.record(table, op, Outcome.RELEASED, n)
         else:
-            ledger.settle(table, op, step.outcome, reason=reason)
+            ledger.consume(table, op, n)
+        ledger.record(table, op, outcome, n, reason=reason)
     return ledger

@@ -29,7 +29,9 @@ JOIN_BACKOFF_MAX_S = 30.0
 
 
 def _headers(raw: Sequence[tuple[str, bytes | None]] | None) -> tuple[tuple[str, bytes], ...]:
-    return tuple((str(k), bytes(v) if v is not None else b"") for k, v in raw or ())
+    if not raw:  # Debezium's records carry none
+        return ()
+    return tuple((str(k), bytes(v) if v is not None else b"") for k, v in raw)
 
 
 def to_records(batch: dict[TopicPartition, list[Any]]) -> list[Record]:

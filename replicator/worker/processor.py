@@ -50,7 +50,7 @@ _MAP_OP = {op: MapOp(op.value) for op in EnvelopeOp}
 Header = tuple[str, bytes]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one per Kafka record, not frozen: see replicator.pipeline
 class Record:
     topic: str
     partition: int
