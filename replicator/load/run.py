@@ -46,6 +46,7 @@ from replicator.load.share import (
     Job,
     Part,
     Progress,
+    failure,
     load_share,
     run_share,
     without_park_timeouts,
@@ -154,11 +155,13 @@ def _run_jobs(jobs: list[Job], progress: Progress) -> list[Part]:
     except threading.BrokenBarrierError:
         broken = True  # a spawned process failed: the relay receives its report
     except Exception as exc:
-        relay.fail(f"process 0: {type(exc).__name__}: {exc}")
+        relay.fail(failure(0, exc))
     finally:
         if own is None and not broken and relay.failure is None:
             relay.fail("the load was interrupted")
         relay.join()
+        if relay.failure is None and own is not None and len(relay.parts) != len(children):
+            relay.fail(f"{len(children) - len(relay.parts)} loading process(es) ended without their rows")
         if relay.failure is not None:
             for child in children:
                 child.terminate()
@@ -195,6 +198,12 @@ class _Relay:
         self._thread.join()
 
     def _run(self) -> None:
+        try:
+            self._relay()
+        except BaseException as exc:  # a dead relay would leave this process waiting at the barrier
+            self.fail(f"relaying the loading processes' reports: {type(exc).__name__}")
+
+    def _relay(self) -> None:
         while len(self.parts) < len(self.children) and self.failure is None:
             try:
                 kind, payload = self.messages.get(timeout=0.5)

@@ -22,12 +22,22 @@ from replicator.load.source import Conn, LoadError, Share, Snapshot, read_table,
 from replicator.mapping.catalog import read_catalog
 from replicator.mapping.model import Mapping
 from replicator.pipeline.accounting import Ledger
+from replicator.pipeline.deadletter import scrub_message
 from replicator.settings import Settings
 from replicator.stack.process import peak_rss_mb
 from replicator.worker.deadletters import DeadLetterProducer
 from replicator.worker.processor import Processor, SourceRecord
 
-__all__ = ["LINKED_BATCH_ROWS", "Job", "Part", "Progress", "load_share", "run_share", "without_park_timeouts"]
+__all__ = [
+    "LINKED_BATCH_ROWS",
+    "Job",
+    "Part",
+    "Progress",
+    "failure",
+    "load_share",
+    "run_share",
+    "without_park_timeouts",
+]
 
 Progress = Callable[[str], None]
 SETTLE_ROUNDS = 50
@@ -189,10 +199,16 @@ def run_share(job: Job, barrier: Any, messages: Any) -> None:
         messages.put(("error", f"process {job.share.index}: another loading process failed"))
     except Exception as exc:
         barrier.abort()
-        messages.put(("error", f"process {job.share.index}: {type(exc).__name__}: {exc}"))
+        messages.put(("error", failure(job.share.index, exc)))
     else:
         part.peak_rss_mb = peak_rss_mb(os.getpid())
         messages.put(("part", part))
+
+
+def failure(index: int, exc: BaseException) -> str:
+    """Which loading process failed and how, without row values (``scrub_message``): the text reaches
+    the terminal and the logs."""
+    return f"process {index}: {type(exc).__name__}: {scrub_message(exc)}"
 
 
 def _settle(processor: Processor, report: Part, progress: Progress) -> None:

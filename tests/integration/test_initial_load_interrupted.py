@@ -1,4 +1,5 @@
-"""An initial load whose loading process is killed midway: a clear error, then a clean rerun.
+"""An initial load whose loading process is killed midway, or whose first process V2 refuses: a clear
+error without row values, every process stopped, then a clean rerun.
 
 The load must stop (not hang at its barrier) and say how to go on; what it had applied stays, guarded
 by row versions; ``--replace-slot`` (``replace_slot=True``) loads again from a new snapshot and V2
@@ -79,4 +80,42 @@ def test_a_killed_loading_process_stops_the_load_and_a_rerun_completes_it(stack:
     assert totals.get("released") == totals.get("parked")
     with psycopg.connect(settings.v2_admin.conninfo()) as v2:
         assert v2.execute("SELECT count(*) FROM replicator.parked").fetchone() == (0,)
+    assert v2_problems(settings, mapping) == {}
+
+
+_FAIL_TEAMS = """
+CREATE FUNCTION public.fail_teams() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'injected failure' USING DETAIL = 'payload ' || row_to_json(NEW)::text;
+END $$;
+CREATE TRIGGER fail_teams BEFORE INSERT OR UPDATE ON public.teams
+    FOR EACH ROW EXECUTE FUNCTION public.fail_teams();
+"""
+
+
+def test_a_failure_in_the_first_loading_process_stops_the_others(stack: Stack) -> None:
+    """The first process loads the leading groups alone while the others start (``load.order.alone``);
+    V2 refusing one of its writes (here a trigger on ``teams``, a linked group only it reads) must stop
+    the spawned processes, which wait at the barrier, and name the failure without the row."""
+    settings = stack.settings
+    mapping = load_mapping(SCHEMAS_DIR / "mapping.yaml")
+    seed_with_empty_v2(settings, mapping, scale=SCALE)
+    with psycopg.connect(settings.v2_admin.conninfo(), autocommit=True) as v2:
+        v2.execute(_FAIL_TEAMS)
+    try:
+        started = time.monotonic()
+        with pytest.raises(LoadError) as failure:
+            initial_load(settings, mapping, processes=2, register=False)
+        assert time.monotonic() - started < 90, "the spawned process must not wait out its barrier"
+    finally:
+        with psycopg.connect(settings.v2_admin.conninfo(), autocommit=True) as v2:
+            v2.execute("DROP TRIGGER fail_teams ON public.teams; DROP FUNCTION public.fail_teams()")
+    message = str(failure.value)
+    assert "process 0: RaiseException" in message and "P0001" in message, message
+    assert "payload" not in message, "a V2 error's DETAIL echoes the row: it must not reach the terminal"
+    assert "--replace-slot" in message
+    assert not multiprocessing.active_children(), "every spawned loading process has ended"
+
+    report = initial_load(settings, mapping, replace_slot=True, register=False)
+    assert report.rows.get("teams"), report.rows
     assert v2_problems(settings, mapping) == {}
