@@ -4,10 +4,19 @@ The keys travel as arrays and are matched through ``unnest``, whose row count th
 it probes the key index once per key. A join with a freshly filled staging table does not get that
 plan (the table has no statistics, so the planner assumes thousands of rows and hashes the whole
 target table): in the backlog benchmark such deletes were 41% of PostgreSQL V2's execution time.
+
+An array is cast to its column's type (``array_cast``) so that a key matches exactly the row its upsert
+wrote through COPY, which parses each value's text with the column's input function:
+
+- a character or bit type is cast without its length: an explicit cast to ``varchar(8)`` truncates a
+  longer value (COPY refuses it), so ``'ABCDEFGHIJ'`` would match the row ``'ABCDEFGH'``;
+- a numeric type is reached through text: a Python float dumps as ``float8``, whose cast to ``numeric``
+  keeps 15 digits (``0.30000000000000004`` becomes ``0.3``), while COPY parses its shortest exact text.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from psycopg import sql
@@ -31,6 +40,20 @@ def column_types(catalog: Catalog, table: str, columns: Sequence[str]) -> list[s
             )
         out.append(column.type_name)
     return out
+
+
+_LENGTH = re.compile(r"^(character varying|character|bit varying|bit)\(\d+\)$")
+_UNBOUNDED = {"character varying": "varchar", "character": "bpchar", "bit varying": "varbit", "bit": "varbit"}
+"""Each length-bound type's unbounded form (a bare ``character`` or ``bit`` would mean length 1)."""
+
+
+def array_cast(type_name: str) -> str:
+    """What an array of keys is cast to, to match column ``type_name`` as COPY would (module docstring)."""
+    if match := _LENGTH.match(type_name):
+        return f"{_UNBOUNDED[match.group(1)]}[]"
+    if type_name == "numeric" or type_name.startswith("numeric("):
+        return f"text[]::{type_name}[]"
+    return f"{type_name}[]"
 
 
 def select_keys(
@@ -74,7 +97,8 @@ def _matching(
     where = sql.SQL("({match}) IN (SELECT * FROM unnest({arrays}))").format(
         match=sql.SQL(", ").join(map(sql.Identifier, match)),
         arrays=sql.SQL(", ").join(
-            sql.SQL("{}::{}[]").format(sql.Placeholder(format=PyFormat.BINARY), sql.SQL(t)) for t in types
+            sql.SQL("{}::{}").format(sql.Placeholder(format=PyFormat.BINARY), sql.SQL(array_cast(t)))
+            for t in types
         ),
     )
     return where, list(columns)

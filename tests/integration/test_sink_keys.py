@@ -5,6 +5,7 @@ table did; that was 41% of V2's time in the backlog benchmark)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -60,3 +61,62 @@ def test_select_keys_selects_match_then_key_through_the_key_index(wide: psycopg.
     statement, params = select_keys(catalog, "wide", key, key, [("r1", 8), ("r2", 8)])
     assert "Seq Scan on wide" not in _plan(wide, statement, params)
     assert wide.execute(statement, params).fetchall() == [("r1", 8, "r1", 8)]
+
+
+@pytest.fixture
+def typed(v2: psycopg.Connection[Any]) -> Iterator[psycopg.Connection[Any]]:
+    """Keys whose SQL cast could differ from what COPY writes: bounded lengths, numerics."""
+    v2.execute("DROP SCHEMA IF EXISTS keys_test CASCADE")
+    v2.execute("CREATE SCHEMA keys_test")
+    for table, column in [
+        ("codes", "varchar(8)"),
+        ("padded", "char(4)"),
+        ("flags", "bit(4)"),
+        ("amounts", "numeric"),
+        ("cents", "numeric(10,2)"),
+    ]:
+        v2.execute(f"CREATE TABLE keys_test.{table} (k {column} PRIMARY KEY)")
+    yield v2  # autocommit
+    v2.execute("DROP SCHEMA keys_test CASCADE")
+
+
+def _copy(conn: psycopg.Connection[Any], table: str, values: list[object]) -> None:
+    """Rows written as the sink writes them: COPY, each value dumped as text by psycopg."""
+    with conn.cursor().copy(sql.SQL("COPY {} (k) FROM STDIN").format(sql.Identifier(SCHEMA, table))) as copy:
+        for value in values:
+            copy.write_row([value])
+
+
+def _delete(conn: psycopg.Connection[Any], table: str, value: object) -> list[Any]:
+    """Delete the row of key ``value``; what the table keeps."""
+    catalog = read_catalog(conn, SCHEMA)
+    statement, params = select_keys(catalog, table, ("k",), ("k",), [(value,)])
+    found = conn.execute(statement, params).fetchall()
+    statement, params = delete_keys(catalog, table, ("k",), [(value,)])
+    deleted = conn.execute(statement, params).rowcount
+    assert deleted == len(found), (table, value, found)
+    kept = sql.SQL("SELECT k FROM {} ORDER BY k").format(sql.Identifier(SCHEMA, table))
+    return [r[0] for r in conn.execute(kept)]
+
+
+def test_a_key_matches_exactly_the_row_copy_wrote_for_it(typed: psycopg.Connection[Any]) -> None:
+    """A longer value must not match the row of its truncation (an explicit ``::varchar(8)`` cast
+    truncates where COPY refuses); a float key must match by its exact digits (``float8::numeric``
+    keeps 15); a numeric rounded by its column's scale matches as COPY rounded it."""
+    _copy(typed, "codes", ["ABCDEFGH", "XY"])
+    assert _delete(typed, "codes", "ABCDEFGHIJ") == ["ABCDEFGH", "XY"]
+    assert _delete(typed, "codes", "XY") == ["ABCDEFGH"]
+
+    _copy(typed, "padded", ["AB", "ABCD"])
+    assert _delete(typed, "padded", "ABCDE") == ["AB  ", "ABCD"]
+    assert _delete(typed, "padded", "AB") == ["ABCD"]
+
+    _copy(typed, "flags", ["1010", "0001"])
+    assert _delete(typed, "flags", "10101") == ["0001", "1010"]
+
+    _copy(typed, "amounts", [1.0, 0.30000000000000004])
+    assert _delete(typed, "amounts", 1.0000000000000002) == [Decimal("0.30000000000000004"), Decimal("1.0")]
+    assert _delete(typed, "amounts", 0.30000000000000004) == [Decimal("1.0")]
+
+    _copy(typed, "cents", [Decimal("1.005"), Decimal("2.50")])
+    assert _delete(typed, "cents", Decimal("1.005")) == [Decimal("2.50")]
