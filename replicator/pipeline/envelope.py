@@ -7,6 +7,7 @@ the commit LSN of its transaction, then the change's own LSN inside it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -110,9 +111,12 @@ def _position(source: dict[str, Any], topic: str | None) -> Position:
     return Position(commit_lsn, lsn)
 
 
+_NO_LAST_COMMIT = re.compile(r'\[null,(?:null|"\d+")\]')
+
+
 def _last_commit(sequence: str, topic: str | None) -> int | None:
     """The first element of ``source.sequence``, ``["<last commit lsn>"|null, "<lsn>"]``."""
-    if sequence.startswith("[null,"):  # the snapshot's and most of the stream's: no JSON parse needed
+    if _NO_LAST_COMMIT.fullmatch(sequence):  # the snapshot's and most of the stream's: no JSON parse
         return None
     try:
         last_commit, _ = orjson.loads(sequence)

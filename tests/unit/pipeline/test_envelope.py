@@ -111,6 +111,13 @@ def test_debezium_heartbeat_record_is_a_heartbeat() -> None:
     )
 
 
+def _sequence(text: str) -> bytes:
+    """A create whose ``source.sequence`` is ``text``."""
+    raw = orjson.loads(envelope("c", after={"id": 1}))
+    raw["source"]["sequence"] = text
+    return orjson.dumps(raw)
+
+
 @pytest.mark.parametrize(
     ("key", "value", "reason"),
     [
@@ -123,6 +130,8 @@ def test_debezium_heartbeat_record_is_a_heartbeat() -> None:
         (None, envelope("c", after=None), "op c without after"),
         (None, envelope("c", after=[1]), "after is not an object"),
         (b"[1]", None, "tombstone without an object key"),
+        (None, _sequence('[null,"x",'), "source.sequence is malformed"),
+        (None, _sequence("[null,"), "source.sequence is malformed"),
     ],
 )
 def test_malformed_records_raise_a_terminal_decode_error(
