@@ -83,13 +83,17 @@ def exported_snapshot(conninfo: str, slot: str) -> Iterator[Snapshot]:
 
 
 SIZES_SQL = """
-SELECT c.relname, pg_table_size(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+SELECT c.relname, CASE c.relkind WHEN 'p'
+    THEN (SELECT coalesce(sum(pg_table_size(t.relid)), 0) FROM pg_partition_tree(c.oid) t)
+    ELSE pg_table_size(c.oid) END
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = %s AND c.relname = ANY(%s)
 """
 
 
 def table_sizes(conninfo: str, schema: str, tables: list[str]) -> dict[str, int]:
-    """Bytes on disk of each V1 table (with its TOAST), by name."""
+    """Bytes on disk of each V1 table (with its TOAST), by name; a partitioned table's are its
+    partitions' (``pg_table_size`` of the parent alone is 0, which would make it a small table)."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
         return {str(name): int(size) for name, size in conn.execute(SIZES_SQL, [schema, tables])}
 
