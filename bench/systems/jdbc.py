@@ -564,8 +564,23 @@ class _Connect:
         body = {"name": name, "config": config, "initial_state": "STOPPED"}
         self._ok("POST", "/connectors", json=body)
         self.wait_state(name, "STOPPED")
-        self._ok("DELETE", f"/connectors/{name}/offsets")
+        self.reset_offsets(name)
         self.put(f"/connectors/{name}/resume")
+
+    def reset_offsets(self, name: str) -> None:
+        """Delete a stopped connector's offsets. A sink reported STOPPED can still hold its consumer
+        group for a moment, and Connect then answers 500 ("can be safely retried"): retried until
+        ``WAIT_S``."""
+
+        def reset() -> bool:
+            response = self._call("DELETE", f"/connectors/{name}/offsets")
+            if response.status_code < 400:
+                return True
+            if response.status_code == 500 and "safely retried" in response.text:
+                return False
+            raise StackError("connect", f"DELETE /connectors/{name}/offsets: {_message(response)}")
+
+        until(reset, f"{name}'s offsets to be deleted", WAIT_S, interval=1.0)
 
     def remove(self, name: str) -> None:
         """Stop the connector, delete its offsets, delete it, and wait until it is gone."""
@@ -574,7 +589,7 @@ class _Connect:
         self.put(f"/connectors/{name}/stop")
         until(lambda: _states(self.status(name)) <= {"STOPPED"}, f"{name} to stop", WAIT_S)
         if self.status(name) is not None:
-            self._ok("DELETE", f"/connectors/{name}/offsets")
+            self.reset_offsets(name)
             self._ok("DELETE", f"/connectors/{name}")
         until(lambda: self.status(name) is None, f"{name} to be deleted", WAIT_S)
 
