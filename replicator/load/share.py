@@ -122,6 +122,8 @@ def load_share(job: Job, barrier: Any, progress: Progress) -> Part:
         gctune.tune()
         first = job.share.index == 0
         for group in job.groups[: job.alone] if first else ():
+            if barrier is not None and barrier.broken:  # another process failed: stop before the next group
+                raise threading.BrokenBarrierError
             batch = job.linked_batch_rows if linked(job.mapping, group) else job.batch_rows
             share.whole(group, batch)
             _settle(loader.processor, part, progress)
