@@ -105,8 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     # drains and the lag steps. The JDBC sink goes before the product: the lag steps include half of
     # its maximum (drain) rate.
     streaming = {"backlog", "lag"} & wanted
+    probes: dict[str, list[float]] = results.setdefault("speed_probe_ms", {})
     for key in [k for k in ("a0", "c", "b", "a") if k in systems]:
         system = systems[key]
+        probes[key] = [report.speed_probe()]
         generator = _reseed(bench, scale)  # every system starts from the same V1
         keep = bool(streaming) and key != "a0"
         if "initial" in wanted:
@@ -121,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         elif keep:
             scenarios.start_synced(bench, system, timeout=args.timeout)
         if not keep:
+            probes[key].append(report.speed_probe())
             continue
         if "backlog" in wanted:
             runs = scenarios.backlog_drain(
@@ -148,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                 "runs": lag_runs,
             }
         system.teardown(bench)
+        probes[key].append(report.speed_probe())
 
     results["seconds"] = round(time.time() - started, 1)
     results["targets"] = report.targets(results)

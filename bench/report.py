@@ -6,9 +6,11 @@ import json
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import time
+import timeit
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,17 @@ LABELS = {
     "b": "native logical replication",
     "c": "Debezium JDBC sink",
 }
+
+
+SPEED_PROBE = "sum(range(1_000_000))"
+
+
+def speed_probe() -> float:
+    """Milliseconds for a fixed pure-Python loop, the median of 15 timings: this machine's speed at that
+    moment (lower is faster). This host's speed drifts (the same loop took 17 and 33 ms within a
+    minute; the same load 13 and 21 s within an hour). Recorded around each system's session, it shows
+    whether two figures were measured on the same machine in effect."""
+    return round(statistics.median(timeit.repeat(SPEED_PROBE, number=1, repeat=15)) * 1000, 1)
 
 
 def say(line: str) -> None:
@@ -183,6 +196,10 @@ def print_tables(results: dict[str, Any]) -> None:
         f"Debezium {env['debezium']} · {env['cpus']} CPUs · scale {results['settings']['scale']} · "
         f"{results['settings']['repeats']} repeat(s), medians"
     )
+    probes = results.get("speed_probe_ms", {})
+    if probes:
+        spans = " · ".join(f"{k} {'/'.join(f'{ms:.0f}' for ms in v)}" for k, v in probes.items())
+        print(f"speed probe, ms before/after each system's session (lower is faster): {spans}")
     sync = results.get("initial_sync", {})
     b = _get(results, "initial_sync", "b", "median", "seconds")
     _table(
