@@ -159,9 +159,7 @@ def _run_jobs(jobs: list[Job], progress: Progress) -> list[Part]:
     finally:
         if own is None and not broken and relay.failure is None:
             relay.fail("the load was interrupted")
-        relay.join()
-        if relay.failure is None and own is not None and len(relay.parts) != len(children):
-            relay.fail(f"{len(children) - len(relay.parts)} loading process(es) ended without their rows")
+        relay.join()  # it ends with every part, or with a failure (its own included: see _Relay._run)
         if relay.failure is not None:
             for child in children:
                 child.terminate()

@@ -102,11 +102,9 @@ def test_a_failure_in_the_first_loading_process_stops_the_others(stack: Stack) -
     seed_with_empty_v2(settings, mapping, scale=SCALE)
     with psycopg.connect(settings.v2_admin.conninfo(), autocommit=True) as v2:
         v2.execute(_FAIL_TEAMS)
-    try:
-        started = time.monotonic()
+    try:  # a spawned process left waiting at its barrier would hang here (the suite's timeout fails it)
         with pytest.raises(LoadError) as failure:
             initial_load(settings, mapping, processes=2, register=False)
-        assert time.monotonic() - started < 90, "the spawned process must not wait out its barrier"
     finally:
         with psycopg.connect(settings.v2_admin.conninfo(), autocommit=True) as v2:
             v2.execute("DROP TRIGGER fail_teams ON public.teams; DROP FUNCTION public.fail_teams()")
