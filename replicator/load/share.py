@@ -100,7 +100,6 @@ class _Loader:
             dead_letters=self.dead_letters.send_all,
             connector_name=settings.connector_name,
             record_versions=False,
-            copy_direct=True,
         )
 
     def __enter__(self) -> _Loader:

@@ -10,14 +10,7 @@ from functools import lru_cache
 
 from psycopg import sql
 
-__all__ = [
-    "copy_into_stage",
-    "copy_into_table",
-    "create_stage",
-    "stage_name",
-    "truncate_stage",
-    "upsert_from_stage",
-]
+__all__ = ["copy_into_stage", "create_stage", "stage_name", "truncate_stage", "upsert_from_stage"]
 
 
 def stage_name(table: str) -> str:
@@ -43,21 +36,13 @@ def truncate_stage(table: str) -> str:
     return _text(sql.SQL("TRUNCATE {}").format(sql.Identifier(stage_name(table))))
 
 
-def _copy(target: sql.Identifier, columns: tuple[str, ...]) -> str:
-    return _text(
-        sql.SQL("COPY {} ({}) FROM STDIN").format(target, sql.SQL(", ").join(map(sql.Identifier, columns)))
-    )
-
-
 @lru_cache(maxsize=1024)
 def copy_into_stage(table: str, columns: tuple[str, ...]) -> str:
-    return _copy(sql.Identifier(stage_name(table)), columns)
-
-
-@lru_cache(maxsize=1024)
-def copy_into_table(schema: str, table: str, columns: tuple[str, ...]) -> str:
-    """COPY straight into the V2 table (``V2Store(copy_direct=…)``)."""
-    return _copy(sql.Identifier(schema, table), columns)
+    return _text(
+        sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(stage_name(table)), sql.SQL(", ").join(map(sql.Identifier, columns))
+        )
+    )
 
 
 @lru_cache(maxsize=1024)

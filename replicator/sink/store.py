@@ -39,7 +39,6 @@ from replicator.pipeline.runs import write_runs
 from replicator.sink.keys import delete_keys, select_keys
 from replicator.sink.statements import (
     copy_into_stage,
-    copy_into_table,
     create_stage,
     stage_name,
     truncate_stage,
@@ -160,15 +159,9 @@ class V2Store:
         refill: Refill | None = None,
         *,
         record_versions: bool = True,
-        copy_direct: set[str] | None = None,
     ) -> None:
         self.conn = conn
         self.record_versions = record_versions
-        # V2 tables whose complete rows are COPYed straight in, not staged and upserted (the initial
-        # load: its rows are mostly new). A table leaves the set at its first unique conflict: the COPY
-        # is rolled back to its savepoint and the rows, and every later run of that table, are upserted.
-        # The set is the caller's, so what a conflict taught outlives this transaction's store.
-        self.copy_direct: set[str] = copy_direct if copy_direct is not None else set()
         self.catalog = catalog
         self.graph = graph
         self.refill: Refill = refill or (lambda table, keys: {})
@@ -318,7 +311,7 @@ class V2Store:
         completed from V1 first (``refill``), because an INSERT needs every NOT NULL column."""
         key = self.graph.keys[table]
         stage = self._stage(table)
-        self._copy(copy_into_stage(table, tuple(columns)), columns, rows)
+        self._copy(table, columns, ([r[c] for c in columns] for r in rows))
         # The join below needs the staged row count, or it hashes the whole V2 table (see sink.keys).
         self.conn.execute(sql.SQL("ANALYZE {}").format(stage))
         non_key = [c for c in columns if c not in key]
@@ -357,27 +350,14 @@ class V2Store:
         self.conn.execute(truncate_stage(table))
         return sql.Identifier(stage_name(table))
 
-    def _copy(self, statement: str, columns: Sequence[str], rows: Iterable[Mapping[str, object]]) -> None:
-        with self.conn.cursor().copy(statement) as copy:
+    def _copy(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+        with self.conn.cursor().copy(copy_into_stage(table, tuple(columns))) as copy:
             for row in rows:
-                copy.write_row([row[c] for c in columns])
-
-    def _insert_direct(self, table: str, columns: Sequence[str], rows: list[dict[str, object]]) -> bool:
-        """COPY ``rows`` straight into the V2 table; False (nothing written, and the table out of
-        ``copy_direct``) when one of them is already there, or conflicts with another unique key."""
-        try:
-            with self.conn.transaction():
-                self._copy(copy_into_table(self.catalog.schema, table, tuple(columns)), columns, rows)
-        except psycopg.errors.UniqueViolation:
-            self.copy_direct.discard(table)
-            return False
-        return True
+                copy.write_row(row)
 
     def _upsert(self, table: str, columns: Sequence[str], rows: list[dict[str, object]]) -> None:
-        if table in self.copy_direct and self._insert_direct(table, columns, rows):
-            return
         self._stage(table)
-        self._copy(copy_into_stage(table, tuple(columns)), columns, rows)
+        self._copy(table, columns, ([r[c] for c in columns] for r in rows))
         self.conn.execute(
             upsert_from_stage(self.catalog.schema, table, tuple(columns), tuple(self.graph.keys[table]))
         )

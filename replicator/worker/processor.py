@@ -139,7 +139,6 @@ class Processor:
         connector_name: str,
         clock: Callable[[], float] = time.time,
         record_versions: bool = True,
-        copy_direct: bool = False,
     ) -> None:
         self.mapping = mapping
         self.engine = MappingEngine(mapping)
@@ -157,10 +156,6 @@ class Processor:
         # False for the initial load: a loaded row sorts below every streamed change anyway, so it
         # needs no stored version (see replicator.load.run); the stream's changes record theirs.
         self.record_versions = record_versions
-        # True for the initial load too: its rows are mostly new to V2, so they are COPYed straight into
-        # their tables until a table's first conflict. The V2 tables still written that way
-        # (``V2Store.copy_direct``):
-        self.copy_direct: set[str] = {t.target for t in mapping.tables} if copy_direct else set()
         self._v2: psycopg.Connection[tuple[Any, ...]] | None = None
         self._v1: psycopg.Connection[tuple[Any, ...]] | None = None
 
@@ -346,12 +341,7 @@ class Processor:
     ) -> list[Step]:
         conn = self._conn("v2")
         store = V2Store(
-            conn,
-            self.v2_catalog,
-            self.graph,
-            refill=self._refill,
-            record_versions=self.record_versions,
-            copy_direct=self.copy_direct,
+            conn, self.v2_catalog, self.graph, refill=self._refill, record_versions=self.record_versions
         )
         now_us = int(self.clock() * 1_000_000)
         try:
