@@ -31,6 +31,14 @@ def load(  # noqa: PLR0917 - typer maps each parameter to one option of the comm
     replace_slot: Annotated[
         bool, typer.Option("--replace-slot", help="Drop an idle slot left by an interrupted load first.")
     ] = False,
+    reset_state: Annotated[
+        bool,
+        typer.Option(
+            "--reset-state",
+            help="Empty the pipeline's state in V2 first (row versions, parked changes, books): starting over"
+            " after the stream ran.",
+        ),
+    ] = False,
     register: Annotated[
         bool, typer.Option("--register/--no-register", help="Register the connector afterwards.")
     ] = True,
@@ -55,6 +63,7 @@ def load(  # noqa: PLR0917 - typer maps each parameter to one option of the comm
         batch_rows=batch_rows,
         processes=processes,
         replace_slot=replace_slot,
+        reset_state=reset_state,
         register=register,
         progress=progress_line,
     )

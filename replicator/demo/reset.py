@@ -14,17 +14,16 @@ from replicator.drain import wait_slot_caught_up
 from replicator.kafka_util import reset_group
 from replicator.mapping.model import Mapping
 from replicator.settings import Settings
+from replicator.sink.state import STATE_TABLES, truncate_state
 from replicator.worker.app import ensure_topics, source_topics
 
-STATE_TABLES = ("row_version", "parked", "parked_wait", "ledger", "progress", "verification")
+__all__ = ["STATE_TABLES", "reset_pipeline"]
 
 
 def reset_pipeline(settings: Settings, mapping: Mapping) -> dict[TopicPartition, int]:
     """Workers of ``settings.consumer_group`` must be stopped. Returns the group's new start offsets."""
     with psycopg.connect(settings.v2_admin.conninfo(), autocommit=True) as v2:
-        present = v2.execute("SELECT to_regclass('replicator.row_version') IS NOT NULL").fetchone()
-        if present and present[0]:
-            v2.execute("TRUNCATE " + ", ".join(f"replicator.{t}" for t in STATE_TABLES))
+        truncate_state(v2)
     topics = source_topics(sorted({t.source for t in mapping.tables}))
     ensure_topics(settings, [*topics, settings.dead_letter_topic])
     wait_slot_caught_up(settings)

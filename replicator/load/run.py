@@ -55,6 +55,7 @@ from replicator.load.source import LoadError, Share, exported_snapshot, table_si
 from replicator.mapping.model import Mapping
 from replicator.pipeline.accounting import Ledger
 from replicator.settings import Settings
+from replicator.sink.state import stream_state, truncate_state
 from replicator.stack.process import peak_rss_mb
 
 __all__ = ["LoadReport", "initial_load", "without_park_timeouts"]
@@ -86,6 +87,7 @@ def initial_load(
     alone_bytes: int = ALONE_BYTES,
     processes: int = 2,
     replace_slot: bool = False,
+    reset_state: bool = False,
     register: bool = True,
     progress: Progress = lambda _line: None,
 ) -> LoadReport:
@@ -93,16 +95,18 @@ def initial_load(
     all from the same snapshot; every process finishes a group before any starts the next. A linked
     group (``load.order.linked``) is read whole by the first process, ``linked_batch_rows`` at a time;
     so are the leading groups that are linked or smaller than ``alone_bytes`` (``load.order.alone``),
-    while the other processes start."""
+    while the other processes start. ``reset_state`` empties the pipeline's state in V2 first, which
+    the load refuses to run over (``sink.state``)."""
     started = time.monotonic()
     connector = load_connector()
     slot = connector.config["slot.name"]
     if ConnectClient(settings.connect_url).status(connector.name) is not None:
         raise LoadError(
             f"connector {connector.name} is already registered, so V2 is replicated from slot {slot}:"
-            " the initial load runs before the connector's first start. To start over, delete the"
-            " connector, its slot and its topics"
+            " the initial load runs before the connector's first start. To start over, stop the workers,"
+            " delete the connector, its offsets, its slot and its topics, then load with --reset-state"
         )
+    _check_state(settings, mapping, reset=reset_state)
     if replace_slot:
         _drop_idle_slot(settings, slot)
     groups = load_groups(mapping)
@@ -215,6 +219,25 @@ class _Relay:
                 self.parts.append(payload)
             else:
                 self.fail(payload)
+
+
+def _check_state(settings: Settings, mapping: Mapping, *, reset: bool) -> None:
+    """Refuse to load over an earlier stream's state (see ``sink.state``), or empty it with ``reset``."""
+    with psycopg.connect(settings.v2_admin.conninfo(), autocommit=True) as v2:
+        if reset:
+            truncate_state(v2)
+            return
+        state = stream_state(v2, sorted({t.target for t in mapping.tables}))
+    if state.versions or state.parked:
+        raise LoadError(
+            f"V2 holds an earlier stream's state for the mapping's tables: {state.versions:,} row versions"
+            f" and {state.parked:,} parked changes. They sort above every row of a new snapshot, so this"
+            " load would skip the rows the stream touched as stale, even where V1 changed since. To start"
+            " over (workers stopped; the connector, its offsets, its slot and its topics deleted), rerun"
+            " with --reset-state: it empties the pipeline's state (row versions, parked changes, the"
+            " books, progress, verification results). Do not replay dead letters from before the new"
+            " snapshot afterwards: no row version would hold their older values back"
+        )
 
 
 def _drop_idle_slot(settings: Settings, slot: str) -> None:

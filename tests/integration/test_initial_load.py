@@ -15,11 +15,13 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import orjson
 import psycopg
 import pytest
 
 from bench.workload import ChangeGenerator
 from replicator.connect.client import ConnectClient
+from replicator.connect.reset import fresh_connector
 from replicator.demo.load import SCHEMAS_DIR
 from replicator.drain import wait_drained
 from replicator.load.records import LOAD_PARTITION
@@ -27,10 +29,10 @@ from replicator.load.run import LoadReport, initial_load
 from replicator.load.source import LoadError
 from replicator.mapping.model import Mapping, load_mapping
 from replicator.pipeline.deadletter import H_PARTITION, H_REASON
-from replicator.stack.manager import Stack
+from replicator.stack.manager import Stack, WorkerProcess
 from replicator.worker.app import source_topics
 from tests.integration.kafka_util import read_topic
-from tests.support.first_sync import seed_with_empty_v2, v2_problems
+from tests.support.first_sync import mapped_topics, seed_with_empty_v2, v2_problems
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -45,6 +47,7 @@ class Loaded:
     report: LoadReport
     changes_during_load: int
     changes_after_load: int
+    worker: WorkerProcess
 
 
 class Writer(threading.Thread):
@@ -88,7 +91,7 @@ def loaded(stack: Stack) -> Iterator[Loaded]:
         writer.stop.set()
         writer.join(timeout=30)
         assert writer.error is None, writer.error
-        yield Loaded(mapping, report, during, writer.changed - during)
+        yield Loaded(mapping, report, during, writer.changed - during, worker)
     finally:
         writer.stop.set()
         worker.stop()
@@ -136,3 +139,35 @@ def test_a_second_load_is_refused_once_the_connector_is_registered(loaded: Loade
     assert ConnectClient(stack.settings.connect_url).status(stack.settings.connector_name) is not None
     with pytest.raises(LoadError, match="already registered"):
         initial_load(stack.settings, loaded.mapping)
+
+
+def test_starting_over_after_the_stream_needs_its_state_reset(loaded: Loaded, stack: Stack) -> None:
+    """Last in the module: it ends with a new load, the connector registered again and no worker.
+
+    The operator's start-over: workers stopped; the connector, its offsets, its slot and its topics
+    gone. V1 then changes rows the stream had applied (their row versions sort above any snapshot's
+    rows). A load over that state would skip them as stale, so it is refused; with ``reset_state`` the
+    pipeline's state is emptied and the new snapshot's rows are V1's current ones."""
+    settings, mapping = stack.settings, loaded.mapping
+    loaded.worker.stop()
+    fresh_connector(settings, topics=mapped_topics(mapping))
+    with psycopg.connect(settings.v2_admin.conninfo()) as v2:
+        keys = v2.execute(
+            "SELECT pk FROM replicator.row_version WHERE tbl = 'audit_logs' AND NOT deleted LIMIT 20"
+        ).fetchall()
+    ids = [int(orjson.loads(pk)[0][1]) for (pk,) in keys]
+    assert ids, "the stream recorded versions of audit_logs rows"
+    with psycopg.connect(settings.v1_admin.conninfo()) as v1:
+        changed = v1.execute(
+            "UPDATE public.audit_logs SET entity_type = entity_type || '-gap' WHERE id = ANY(%s)", [ids]
+        ).rowcount
+    assert changed == len(ids)
+
+    with pytest.raises(LoadError, match=r"row versions .* --reset-state"):
+        initial_load(settings, mapping, register=False)
+    assert v2_problems(settings, mapping), "V1 changed while nothing streamed: V2 is behind"
+
+    report = initial_load(settings, mapping, reset_state=True)
+    assert report.registered
+    assert report.ledger.violation() is None
+    assert v2_problems(settings, mapping) == {}

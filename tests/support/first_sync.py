@@ -27,8 +27,13 @@ def seed_with_empty_v2(settings: Settings, mapping: Mapping, *, scale: float) ->
         tables = [sql.Identifier("public", t) for t in sorted({t.target for t in mapping.tables})]
         state = [sql.Identifier("replicator", t) for t in STATE_TABLES]
         v2.execute(sql.SQL("TRUNCATE {} CASCADE").format(sql.SQL(", ").join([*tables, *state])))
+    fresh_connector(settings, topics=mapped_topics(mapping))
+
+
+def mapped_topics(mapping: Mapping) -> str:
+    """The topics of the mapped V1 tables, as a regex: not the smoke tests' topic."""
     sources = sorted({t.source for t in mapping.tables})
-    fresh_connector(settings, topics=rf"v1\.public\.({'|'.join(sources)})")
+    return rf"v1\.public\.({'|'.join(sources)})"
 
 
 def v2_problems(settings: Settings, mapping: Mapping) -> dict[str, Any]:
