@@ -101,30 +101,19 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
 
-    # One session per system: its initial sync (measured), then, on the running system, the backlog
-    # drains and the lag steps. The JDBC sink goes before the product: the lag steps include half of
-    # its maximum (drain) rate.
+    # The initial syncs first, interleaved (``_initial_syncs``); then one session per streaming system
+    # on a running system: the backlog drains and the lag steps. The JDBC sink goes before the product:
+    # the lag steps include half of its maximum (drain) rate.
+    order: list[str] = [k for k in ("a0", "c", "b", "a") if k in systems]
+    if "initial" in wanted:
+        results["initial_sync"] = _initial_syncs(bench, systems, order, repeats=repeats, timeout=args.timeout)
     streaming = {"backlog", "lag"} & wanted
     probes: dict[str, list[float]] = results.setdefault("speed_probe_ms", {})
-    for key in [k for k in ("a0", "c", "b", "a") if k in systems]:
+    for key in [k for k in order if k != "a0"] if streaming else []:
         system = systems[key]
         probes[key] = [report.speed_probe()]
         generator = _reseed(bench, scale)  # every system starts from the same V1
-        keep = bool(streaming) and key != "a0"
-        if "initial" in wanted:
-            runs = []
-            for repeat in range(repeats):
-                last = repeat == repeats - 1
-                runs.append(
-                    scenarios.initial_sync(bench, system, timeout=args.timeout, keep_running=keep and last)
-                )
-                say(f"  {key} initial sync #{repeat + 1}: {runs[-1]['seconds']}s")
-            results.setdefault("initial_sync", {})[key] = {"median": _median(runs), "runs": runs}
-        elif keep:
-            scenarios.start_synced(bench, system, timeout=args.timeout)
-        if not keep:
-            probes[key].append(report.speed_probe())
-            continue
+        scenarios.start_synced(bench, system, timeout=args.timeout)
         if "backlog" in wanted:
             runs = scenarios.backlog_drain(
                 bench, system, generator, changes=changes, repeats=repeats, timeout=args.timeout, progress=say
@@ -161,6 +150,25 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _initial_syncs(
+    bench: Bench, systems: dict[str, System], order: list[str], *, repeats: int, timeout: float
+) -> dict[str, Any]:
+    """Every system's initial sync of the same V1, the repeats interleaved: round r syncs each system in
+    turn, the order rotated by r. The host's speed drifts within minutes (the speed probe, taken before
+    each sync, has doubled between two of them), so syncs minutes apart compare fairly where sessions
+    half an hour apart did not; ``report.targets`` pairs each round's syncs."""
+    _reseed(bench, bench.scale)
+    runs: dict[str, list[dict[str, Any]]] = {key: [] for key in order}
+    for round_ in range(repeats):
+        shift = round_ % len(order)
+        for key in order[shift:] + order[:shift]:
+            probe = report.speed_probe()
+            run = scenarios.initial_sync(bench, systems[key], timeout=timeout)
+            runs[key].append({**run, "round": round_ + 1, "speed_probe_ms": probe})
+            report.say(f"  {key} initial sync, round {round_ + 1}: {run['seconds']}s (probe {probe:.0f} ms)")
+    return {key: {"median": _median(r), "runs": r} for key, r in runs.items()}
+
+
 def _reseed(bench: Bench, scale: float) -> workload.ChangeGenerator:
     report.say(f"seeding V1 at scale {scale}")
     with (
@@ -179,9 +187,11 @@ def _settings(system: System) -> dict[str, Any]:
 
 
 def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per numeric field (nested one level), the median over runs."""
+    """Per numeric field (nested one level), the median over runs; not of the runs' round numbers."""
     out: dict[str, Any] = {}
     for field, first in runs[0].items():
+        if field == "round":
+            continue
         if isinstance(first, dict):
             out[field] = {k: statistics.median(r[field][k] for r in runs if k in r[field]) for k in first}
         elif isinstance(first, (int, float)) and not isinstance(first, bool):

@@ -107,6 +107,18 @@ def _verdict(name: str, value: float | None, target: str, met: bool | None) -> d
     return {"target": name, "value": None if value is None else round(value, 3), "wanted": target, "met": met}
 
 
+def paired_ratio(results: dict[str, Any], top: str, bottom: str) -> float | None:
+    """The median over rounds of ``top``'s initial sync time over ``bottom``'s in the same round (runs
+    interleaved by round: ``bench.__main__._initial_syncs``); None without rounds."""
+    by_round: dict[int, dict[str, float]] = {}
+    for key in (top, bottom):
+        for run in _get(results, "initial_sync", key, "runs") or []:
+            if "round" in run and run.get("seconds"):
+                by_round.setdefault(run["round"], {})[key] = run["seconds"]
+    ratios = [r[top] / r[bottom] for r in by_round.values() if len(r) == 2]
+    return statistics.median(ratios) if ratios else None
+
+
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """The issue's targets for the core, each a ratio (or figure) from this run."""
     out = []
@@ -117,6 +129,9 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             "initial sync a / b (time)", ratio, "≤ 3 (never > 10)", None if ratio is None else ratio <= 3
         )
     )
+    paired = paired_ratio(results, "a", "b")
+    if paired is not None:
+        out.append(_verdict("initial sync a / b, median of rounds", paired, "≤ 3 (never > 10)", paired <= 3))
     rates = {k: _get(results, "backlog_drain", k, "median", "events_per_s") for k in ("a", "b", "c")}
     if rates["a"] and rates["c"]:
         r = rates["a"] / rates["c"]
@@ -217,6 +232,17 @@ def print_tables(results: dict[str, Any]) -> None:
             for k, m in ((k, v["median"]) for k, v in sync.items())
         ],
     )
+    rounds: dict[int, list[str]] = {}
+    for key, entry in sync.items():
+        for run in entry.get("runs", []):
+            if "round" in run:
+                probe = f", {run['speed_probe_ms']:.0f} ms" if "speed_probe_ms" in run else ""
+                rounds.setdefault(run["round"], []).append(f"{key} {run['seconds']:.1f} s{probe}")
+    for number, figures in sorted(rounds.items()):
+        print(f"  round {number} (seconds, speed probe): {' · '.join(figures)}")
+    paired = paired_ratio(results, "a", "b")
+    if paired is not None:
+        print(f"  a / b, the median of the rounds' ratios: {paired:.2f}")
     drain = results.get("backlog_drain", {})
     b_rate = _get(results, "backlog_drain", "b", "median", "events_per_s")
     c_rate = _get(results, "backlog_drain", "c", "median", "events_per_s")

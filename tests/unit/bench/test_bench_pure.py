@@ -1,4 +1,4 @@
-"""The benchmark's pure parts: lag statistics, the change mix, process-tree CPU accounting."""
+"""The benchmark's pure parts: lag statistics, the change mix, process-tree CPU accounting, paired ratios."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import random
 import pytest
 
 from bench import lag, workload
+from bench.report import paired_ratio
 from bench.resources import tree
 
 
@@ -61,3 +62,16 @@ def test_cpu_of_a_process_tree_sums_live_descendants_only_under_the_root() -> No
     table = {1: (0, 5.0), 10: (1, 2.0), 11: (10, 1.0), 20: (0, 7.0)}
     assert tree([1], table) == {1: 5.0, 10: 2.0, 11: 1.0}
     assert tree([99], table) == {}
+
+
+def test_the_paired_ratio_divides_within_each_round_then_takes_the_median() -> None:
+    def runs(*seconds: float) -> dict[str, object]:
+        return {"runs": [{"round": n, "seconds": s} for n, s in enumerate(seconds, 1)]}
+
+    # The host slowed down in round 2: both systems took twice as long, and the ratio held.
+    results = {"initial_sync": {"a": runs(10.0, 20.0, 11.0), "b": runs(2.0, 4.0, 2.0)}}
+    assert paired_ratio(results, "a", "b") == 5.0
+    assert paired_ratio({"initial_sync": {"a": runs(10.0)}}, "a", "b") is None
+    # Runs from before rounds existed (one session per system) are not paired.
+    unpaired = {"initial_sync": {k: {"runs": [{"seconds": 1.0}]} for k in ("a", "b")}}
+    assert paired_ratio(unpaired, "a", "b") is None
