@@ -31,6 +31,16 @@ def group_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:
         admin.close()
 
 
+def group_members(bootstrap: str, group: str) -> int:
+    """Live members of consumer group ``group``: 0 when it is empty or unknown."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        described = admin.describe_groups([group]).get(group, {})
+    finally:
+        admin.close()
+    return len(described.get("members") or ())
+
+
 def reset_group(
     bootstrap: str, group: str, topics: list[str], *, to: str | dict[TopicPartition, int]
 ) -> dict[TopicPartition, int]:

@@ -40,6 +40,7 @@ from replicator.connect.client import ConnectClient
 from replicator.connect.config import load_connector
 from replicator.connect.register import register_connector
 from replicator.connect.reset import drop_idle_slot
+from replicator.kafka_util import group_members
 from replicator.load.order import ALONE_BYTES, alone, load_groups
 from replicator.load.share import (
     LINKED_BATCH_ROWS,
@@ -223,6 +224,12 @@ class _Relay:
 
 def _check_state(settings: Settings, mapping: Mapping, *, reset: bool) -> None:
     """Refuse to load over an earlier stream's state (see ``sink.state``), or empty it with ``reset``."""
+    if reset and (members := group_members(settings.kafka_bootstrap, settings.consumer_group)):
+        raise LoadError(
+            f"consumer group {settings.consumer_group} has {members} live member(s): stop the workers"
+            " (replicator worker stop) before --reset-state, or they would write the old stream's"
+            " state into the new one (a worker killed without leaving counts until its session times out)"
+        )
     with psycopg.connect(settings.v2_admin.conninfo(), autocommit=True) as v2:
         if reset:
             truncate_state(v2)

@@ -144,13 +144,16 @@ def test_a_second_load_is_refused_once_the_connector_is_registered(loaded: Loade
 def test_starting_over_after_the_stream_needs_its_state_reset(loaded: Loaded, stack: Stack) -> None:
     """Last in the module: it ends with a new load, the connector registered again and no worker.
 
-    The operator's start-over: workers stopped; the connector, its offsets, its slot and its topics
-    gone. V1 then changes rows the stream had applied (their row versions sort above any snapshot's
-    rows). A load over that state would skip them as stale, so it is refused; with ``reset_state`` the
-    pipeline's state is emptied and the new snapshot's rows are V1's current ones."""
-    settings, mapping = stack.settings, loaded.mapping
-    loaded.worker.stop()
+    The operator's start-over: the connector, its offsets, its slot and its topics gone; the workers
+    stopped (while one runs, the reset is refused). V1 then changes rows the stream had applied (their
+    row versions sort above any snapshot's rows). A load over that state would skip them as stale, so
+    it is refused; with ``reset_state`` the pipeline's state is emptied and the new snapshot's rows are
+    V1's current ones."""
+    settings, mapping = stack.settings.model_copy(update={"consumer_group": GROUP}), loaded.mapping
     fresh_connector(settings, topics=mapped_topics(mapping))
+    with pytest.raises(LoadError, match="live member"):  # the module's worker still runs
+        initial_load(settings, mapping, reset_state=True, register=False)
+    loaded.worker.stop()
     with psycopg.connect(settings.v2_admin.conninfo()) as v2:
         keys = v2.execute(
             "SELECT pk FROM replicator.row_version WHERE tbl = 'audit_logs' AND NOT deleted LIMIT 20"
