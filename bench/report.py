@@ -237,7 +237,8 @@ def print_tables(results: dict[str, Any]) -> None:
         for run in entry.get("runs", []):
             if "round" in run:
                 probe = f", {run['speed_probe_ms']:.0f} ms" if "speed_probe_ms" in run else ""
-                rounds.setdefault(run["round"], []).append(f"{key} {run['seconds']:.1f} s{probe}")
+                load = f" (load {run['rows_committed_s']:.1f} s)" if "rows_committed_s" in run else ""
+                rounds.setdefault(run["round"], []).append(f"{key} {run['seconds']:.1f} s{load}{probe}")
     for number, figures in sorted(rounds.items()):
         print(f"  round {number} (seconds, speed probe): {' · '.join(figures)}")
     paired = paired_ratio(results, "a", "b")

@@ -60,6 +60,9 @@ def initial_sync(
         "cpu_s_per_1k_events": _per_1k(cpu, rows),
         "worker_peak_rss_mb": round(max([_rss(bench, system), *(rss for _cpu, rss in usage.values())]), 1),
     }
+    committed = system.rows_committed_at()
+    if committed is not None:  # the product: its load's end, before its workers started and drained
+        result["rows_committed_s"] = round(committed - started, 2)
     if not keep_running:
         system.teardown(bench)
     return result

@@ -55,6 +55,11 @@ class System(Protocol):
         """CPU seconds and peak RSS MB of short-lived processes the last ``start`` ran to completion (the
         product's initial load), by component; ``processes`` cannot name them, they have exited."""
 
+    def rows_committed_at(self) -> float | None:
+        """``time.monotonic()`` when the last ``start`` had every V1 row committed in the target and nothing
+        waiting, when the system knows it before ``synced`` holds (the product: its load's end, before
+        the workers start); None otherwise."""
+
     def teardown(self, bench: Bench) -> None:
         """Stop replicating and remove slots, subscriptions, connectors; the stack keeps running."""
 

@@ -185,6 +185,9 @@ class JdbcSinkSystem:
     def start_usage(self) -> dict[str, tuple[float, float]]:
         return {}
 
+    def rows_committed_at(self) -> float | None:
+        return None  # known only once ``synced`` holds
+
     def teardown(self, bench: Bench) -> None:
         """Delete both connectors with their offsets, the slot, the publication, the V1 heartbeat schema
         and the sink's V2 role. The target database and the topics stay until the next ``setup``."""

@@ -170,6 +170,9 @@ class NativeSystem:
     def start_usage(self) -> dict[str, tuple[float, float]]:
         return {}
 
+    def rows_committed_at(self) -> float | None:
+        return None  # known only once ``synced`` holds
+
     def teardown(self, bench: Bench) -> None:
         """Drop the subscription, its slots on V1 and the publication; the mirror database stays for
         inspection until the next ``setup``."""

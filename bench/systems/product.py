@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ class ProductSystem:
     debezium_snapshot: bool = False  # initial sync through Debezium's snapshot instead of `replicator load`
     _wanted: int = field(default=0, init=False)
     _start_usage: dict[str, tuple[float, float]] = field(default_factory=dict, init=False)
+    _committed_at: float | None = field(default=None, init=False)
 
     @property
     def group(self) -> str:
@@ -99,6 +101,7 @@ class ProductSystem:
         """The product's initial load (``replicator load``), or with ``debezium_snapshot`` Debezium's own
         snapshot through Kafka; then the workers."""
         self._wanted = sum(bench.v1_counts().values())
+        self._committed_at = None
         if self.debezium_snapshot:
             register_connector(bench.settings.connect_url)
         else:
@@ -113,10 +116,17 @@ class ProductSystem:
                 )
             report = json.loads(done.stdout)
             self._start_usage = {"load": (float(report["cpu_s"]), float(report["peak_rss_mb"]))}
+            loaded = time.monotonic()
+            with bench.v2(self.dbname) as target:
+                if count_rows(target, "replicator", "parked") == 0:  # else the workers' sweep finishes it
+                    self._committed_at = loaded
         self.resume(bench)
 
     def start_usage(self) -> dict[str, tuple[float, float]]:
         return dict(self._start_usage)
+
+    def rows_committed_at(self) -> float | None:
+        return self._committed_at
 
     def synced(self, bench: Bench) -> bool:
         if not self.debezium_snapshot:
