@@ -10,7 +10,7 @@ starting over empties the state first (``truncate_state``): the books restart wi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 
@@ -26,26 +26,28 @@ SELECT (SELECT count(*) FROM replicator.row_version WHERE tbl = ANY(%(tables)s))
 """
 
 
-class StreamState(tuple[int, int]):
-    """(row versions, parked changes) the stream left for a mapping's V2 tables."""
+class StreamState(NamedTuple):
+    """What the stream left for a mapping's V2 tables."""
 
-    @property
-    def versions(self) -> int:
-        return self[0]
-
-    @property
-    def parked(self) -> int:
-        return self[1]
+    versions: int
+    parked: int
 
 
 def stream_state(conn: Conn, tables: list[str]) -> StreamState:
+    """Row versions and stream-parked changes of ``tables``; none before the schema is bootstrapped."""
+    if not _bootstrapped(conn):
+        return StreamState(0, 0)
     row = conn.execute(STREAM_STATE_SQL, {"tables": tables}).fetchone()
-    return StreamState((int(row[0]), int(row[1])) if row else (0, 0))
+    return StreamState(int(row[0]), int(row[1])) if row else StreamState(0, 0)
 
 
 def truncate_state(conn: Conn) -> None:
     """Every table of the pipeline's state emptied, if the schema is bootstrapped (an admin's right:
     TRUNCATE is not DML)."""
-    present = conn.execute("SELECT to_regclass('replicator.row_version') IS NOT NULL").fetchone()
-    if present and present[0]:
+    if _bootstrapped(conn):
         conn.execute("TRUNCATE " + ", ".join(f"replicator.{t}" for t in STATE_TABLES))
+
+
+def _bootstrapped(conn: Conn) -> bool:
+    present = conn.execute("SELECT to_regclass('replicator.row_version') IS NOT NULL").fetchone()
+    return bool(present and present[0])
