@@ -109,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         results["initial_sync"] = _initial_syncs(bench, systems, order, repeats=repeats, timeout=args.timeout)
     streaming = {"backlog", "lag"} & wanted
     probes: dict[str, list[float]] = results.setdefault("speed_probe_ms", {})
-    for key in [k for k in order if k != "a0"] if streaming else []:
+    sessions = [k for k in order if k != "a0"] if streaming else []  # a0 is measured on initial sync only
+    for key in sessions:
         system = systems[key]
         probes[key] = [report.speed_probe()]
         generator = _reseed(bench, scale)  # every system starts from the same V1

@@ -29,10 +29,10 @@ from replicator.connect.config import load_connector
 from replicator.connect.register import register_connector
 from replicator.connect.reset import fresh_connector
 from replicator.db.bootstrap import bootstrap_v2
-from replicator.demo.reset import STATE_TABLES
 from replicator.drain import SLOT, slot_at
 from replicator.kafka_util import end_offsets, group_offsets
 from replicator.mapping.catalog import read_catalog
+from replicator.sink.state import STATE_TABLES
 from replicator.stack.manager import WorkerProcess
 
 PARK_TIMEOUT = "5s"

@@ -14,10 +14,10 @@ from replicator.drain import wait_slot_caught_up
 from replicator.kafka_util import reset_group
 from replicator.mapping.model import Mapping
 from replicator.settings import Settings
-from replicator.sink.state import STATE_TABLES, truncate_state
+from replicator.sink.state import truncate_state
 from replicator.worker.app import ensure_topics, source_topics
 
-__all__ = ["STATE_TABLES", "reset_pipeline"]
+__all__ = ["reset_pipeline"]
 
 
 def reset_pipeline(settings: Settings, mapping: Mapping) -> dict[TopicPartition, int]:

@@ -9,9 +9,9 @@ from psycopg import sql
 
 from replicator.connect.reset import fresh_connector
 from replicator.demo.load import seed
-from replicator.demo.reset import STATE_TABLES
 from replicator.mapping.model import Mapping
 from replicator.settings import Settings
+from replicator.sink.state import STATE_TABLES
 from tests.support.expected import actual_v2, diff, v1_through_mapping
 
 
