@@ -6,7 +6,8 @@
 The benchmark runs on its own stack (``.stack-bench/``, ports +400: see bench/stackenv.py), reseeds
 V1 at the chosen scale, then measures initial sync, backlog drain and lag under load for this product
 (a: demo mapping, a0: identity mapping), native logical replication (b) and the Debezium JDBC sink
-(c). It prints a table and writes JSON under bench/results/.
+(c), with p (the Python floor: V1's rows copied by two Python processes, nothing else) as the
+reference of the initial sync. It prints a table and writes JSON under bench/results/.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from replicator.demo.load import seed
 FULL = {"scale": 1.0, "repeats": 3, "step_seconds": 30.0, "rates": [1000, 2000, 5000]}
 QUICK = {"scale": 0.05, "repeats": 1, "step_seconds": 10.0, "rates": [500, 1000, 2000]}
 BACKLOG_AT_SCALE_1 = 300_000
+INITIAL_ONLY = ("a0", "p")
+"""Systems measured on the initial sync only: a0 compares the machinery with b, p does not stream."""
 
 
 def _systems(keys: list[str]) -> dict[str, System]:
@@ -46,9 +49,13 @@ def _systems(keys: list[str]) -> dict[str, System]:
         from bench.systems.jdbc import JdbcSinkSystem
 
         every["c"] = JdbcSinkSystem()
+    if "p" in keys:
+        from bench.systems.floor import FloorSystem
+
+        every["p"] = FloorSystem()
     unknown = sorted(set(keys) - set(every))
     if unknown:
-        raise SystemExit(f"unknown system(s) {unknown}: choose from a, a0, b, c")
+        raise SystemExit(f"unknown system(s) {unknown}: choose from a, a0, b, c, p")
     return {k: every[k] for k in keys}
 
 
@@ -57,7 +64,7 @@ def _args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small scale, one repeat, short steps")
     parser.add_argument("--scale", type=float, help="demo scale (1.0 ≈ 296K rows)")
     parser.add_argument("--repeats", type=int, help="runs per figure; the median is reported")
-    parser.add_argument("--systems", default="a,a0,b,c", help="comma-separated: a, a0, b, c")
+    parser.add_argument("--systems", default="a,a0,b,c,p", help="comma-separated: a, a0, b, c, p")
     parser.add_argument("--scenarios", default="initial,backlog,lag", help="initial, backlog, lag")
     parser.add_argument("--backlog", type=int, help="changes in the backlog (default 300K × scale)")
     parser.add_argument("--rates", help="offered events/s per lag step, comma-separated")
@@ -104,12 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     # The initial syncs first, interleaved (``_initial_syncs``); then one session per streaming system
     # on a running system: the backlog drains and the lag steps. The JDBC sink goes before the product:
     # the lag steps include half of its maximum (drain) rate.
-    order: list[str] = [k for k in ("a0", "c", "b", "a") if k in systems]
+    order: list[str] = [k for k in ("a0", "c", "b", "p", "a") if k in systems]
     if "initial" in wanted:
         results["initial_sync"] = _initial_syncs(bench, systems, order, repeats=repeats, timeout=args.timeout)
     streaming = {"backlog", "lag"} & wanted
     probes: dict[str, list[float]] = results.setdefault("speed_probe_ms", {})
-    sessions = [k for k in order if k != "a0"] if streaming else []  # a0 is measured on initial sync only
+    sessions = [k for k in order if k not in INITIAL_ONLY] if streaming else []
     for key in sessions:
         system = systems[key]
         probes[key] = [report.speed_probe()]
@@ -144,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         probes[key].append(report.speed_probe())
 
     results["seconds"] = round(time.time() - started, 1)
+    results["initial_sync_ratios_by_round"] = report.paired_ratios(results)
     results["targets"] = report.targets(results)
     path = report.write(results)
     report.print_tables(results)

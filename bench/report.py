@@ -26,7 +26,11 @@ LABELS = {
     "a0": "replicator, identity mapping",
     "b": "native logical replication",
     "c": "Debezium JDBC sink",
+    "p": "Python COPY floor (no mapping)",
 }
+PAIRS = (("a", "b"), ("a0", "b"), ("p", "b"), ("a", "p"), ("a0", "p"))
+"""Initial-sync ratios reported by round: the target's (a / b), the machinery's (a0 / b), the floor's
+(p / b: Python itself reading and writing rows) and the product's overhead over that floor."""
 
 
 SPEED_PROBE = "sum(range(1_000_000))"
@@ -117,6 +121,16 @@ def paired_ratio(results: dict[str, Any], top: str, bottom: str) -> float | None
                 by_round.setdefault(run["round"], {})[key] = run["seconds"]
     ratios = [r[top] / r[bottom] for r in by_round.values() if len(r) == 2]
     return statistics.median(ratios) if ratios else None
+
+
+def paired_ratios(results: dict[str, Any]) -> dict[str, float]:
+    """``paired_ratio`` of each of ``PAIRS`` the run has, keyed "a / b"."""
+    out = {}
+    for top, bottom in PAIRS:
+        ratio = paired_ratio(results, top, bottom)
+        if ratio is not None:
+            out[f"{top} / {bottom}"] = round(ratio, 3)
+    return out
 
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -241,9 +255,8 @@ def print_tables(results: dict[str, Any]) -> None:
                 rounds.setdefault(run["round"], []).append(f"{key} {run['seconds']:.1f} s{load}{probe}")
     for number, figures in sorted(rounds.items()):
         print(f"  round {number} (seconds, speed probe): {' · '.join(figures)}")
-    paired = paired_ratio(results, "a", "b")
-    if paired is not None:
-        print(f"  a / b, the median of the rounds' ratios: {paired:.2f}")
+    for pair, ratio in paired_ratios(results).items():
+        print(f"  {pair}, the median of the rounds' ratios: {ratio:.2f}")
     drain = results.get("backlog_drain", {})
     b_rate = _get(results, "backlog_drain", "b", "median", "events_per_s")
     c_rate = _get(results, "backlog_drain", "c", "median", "events_per_s")

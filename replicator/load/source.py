@@ -23,7 +23,16 @@ from replicator.errors import ReplicatorError, TerminalError
 from replicator.mapping.catalog import CatalogTable
 from replicator.sink.v1 import v1_row_columns
 
-__all__ = ["Conn", "LoadError", "Share", "Snapshot", "exported_snapshot", "read_table", "snapshot_reader"]
+__all__ = [
+    "Conn",
+    "LoadError",
+    "Share",
+    "Snapshot",
+    "exported_snapshot",
+    "read_table",
+    "share_filter",
+    "snapshot_reader",
+]
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -116,6 +125,19 @@ class Share:
     count: int
 
 
+def share_filter(primary_key: Sequence[str], share: Share) -> sql.Composable:
+    """`` WHERE …`` keeping the rows whose key hashes to ``share`` (nothing for a single share); a table
+    without a key is read whole by share 0."""
+    if share.count == 1:
+        return sql.SQL("")
+    if not primary_key:
+        return sql.SQL(" WHERE {}").format(sql.Literal(share.index == 0))
+    key = sql.SQL(", ").join(sql.Identifier(c) for c in primary_key)
+    return sql.SQL(" WHERE (hashtext(ROW({})::text) & 2147483647) % {} = {}").format(
+        key, sql.Literal(share.count), sql.Literal(share.index)
+    )
+
+
 def read_table(
     conn: Conn, schema: str, table: CatalogTable, *, batch_rows: int, share: Share = Share(0, 1)
 ) -> Iterator[Sequence[dict[str, Any]]]:
@@ -123,17 +145,8 @@ def read_table(
     as the stream delivers them once decoded (``sink.v1.v1_row_columns``). ``share`` keeps the rows
     whose key hashes to it, so that its ``count`` processes read a table between them, each row once."""
     columns = v1_row_columns(table)
-    index, count = share.index, share.count
     key = sql.SQL(", ").join(sql.Identifier(c) for c in table.primary_key)
-    where: sql.Composable = sql.SQL("")
-    if count > 1:
-        where = (
-            sql.SQL(" WHERE (hashtext(ROW({})::text) & 2147483647) % {} = {}").format(
-                key, sql.Literal(count), sql.Literal(index)
-            )
-            if table.primary_key
-            else sql.SQL(" WHERE {}").format(sql.Literal(index == 0))  # no key: one process reads it all
-        )
+    where = share_filter(table.primary_key, share)
     order = sql.SQL(" ORDER BY {}").format(key) if table.primary_key else sql.SQL("")
     query = sql.SQL("SELECT {} FROM {}{}{}").format(columns, sql.Identifier(schema, table.name), where, order)
     names = [c.name for c in table.columns]

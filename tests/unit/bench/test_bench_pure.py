@@ -7,7 +7,7 @@ import random
 import pytest
 
 from bench import lag, workload
-from bench.report import paired_ratio
+from bench.report import paired_ratio, paired_ratios
 from bench.resources import tree
 
 
@@ -75,3 +75,11 @@ def test_the_paired_ratio_divides_within_each_round_then_takes_the_median() -> N
     # Runs from before rounds existed (one session per system) are not paired.
     unpaired = {"initial_sync": {k: {"runs": [{"seconds": 1.0}]} for k in ("a", "b")}}
     assert paired_ratio(unpaired, "a", "b") is None
+
+
+def test_the_ratios_by_round_cover_the_pairs_the_run_has() -> None:
+    def runs(*seconds: float) -> dict[str, object]:
+        return {"runs": [{"round": n, "seconds": s} for n, s in enumerate(seconds, 1)]}
+
+    results = {"initial_sync": {"a": runs(12.0, 15.0), "b": runs(2.0, 3.0), "p": runs(3.0, 3.0)}}
+    assert paired_ratios(results) == {"a / b": 5.5, "p / b": 1.25, "a / p": 4.5}
