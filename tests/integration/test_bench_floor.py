@@ -11,9 +11,8 @@ from psycopg import sql
 
 from bench.context import Bench
 from bench.systems.floor import NAME, FloorSystem
-from replicator.demo.load import seed
-from replicator.mapping.model import load_mapping
 from replicator.stack.manager import Stack
+from tests.support.bench import drop_database, seeded_bench
 
 pytestmark = pytest.mark.integration
 
@@ -32,16 +31,9 @@ def _digest(conn: psycopg.Connection[Any], table: str) -> tuple[int, str]:
 
 @pytest.fixture(scope="module")
 def bench(stack: Stack) -> Iterator[Bench]:
-    settings = stack.settings
-    with (
-        psycopg.connect(settings.v1_admin.conninfo()) as v1,
-        psycopg.connect(settings.v2_admin.conninfo()) as v2,
-    ):
-        seed(v1, v2, scale=SCALE)
-    bench = Bench(stack=stack, mapping=load_mapping(settings.mapping_path), scale=SCALE)
+    bench = seeded_bench(stack, SCALE)
     yield bench
-    with bench.v2("postgres") as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(NAME)))
+    drop_database(bench, NAME)
 
 
 def test_the_floor_copies_every_row_exactly_and_reports_its_cost(bench: Bench) -> None:

@@ -20,10 +20,9 @@ from psycopg import sql
 
 from bench.context import Bench
 from bench.systems.jdbc import NAME, SINK, SINK_ROLE, SOURCE, JdbcSinkSystem
-from replicator.demo.load import seed
-from replicator.mapping.model import load_mapping
 from replicator.stack.manager import Stack
 from tests.integration.conftest import eventually
+from tests.support.bench import seeded_bench
 
 pytestmark = pytest.mark.integration
 
@@ -79,13 +78,7 @@ def _first_ids(v1: Conn, table: str, n: int, where: sql.Composable = ANY_ROW) ->
 
 @pytest.fixture(scope="module")
 def bench(stack: Stack) -> Bench:
-    settings = stack.settings
-    with (
-        psycopg.connect(settings.v1_admin.conninfo()) as v1,
-        psycopg.connect(settings.v2_admin.conninfo()) as v2,
-    ):
-        seed(v1, v2, scale=SCALE)
-    return Bench(stack=stack, mapping=load_mapping(settings.mapping_path), scale=SCALE)
+    return seeded_bench(stack, SCALE)
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,9 @@ from psycopg import sql
 
 from bench.context import Bench, count_rows
 from bench.systems.native import NAME, NativeSystem
-from replicator.demo.load import seed
-from replicator.mapping.model import load_mapping
 from replicator.stack.manager import Stack
 from tests.integration.conftest import eventually
+from tests.support.bench import drop_database, seeded_bench
 
 pytestmark = pytest.mark.integration
 
@@ -64,17 +63,10 @@ def _replication_objects(bench: Bench) -> dict[str, list[str]]:
 @pytest.fixture(scope="module")
 def bench(stack: Stack) -> Iterator[Bench]:
     """V1 (and V2's brokerage) seeded at a tiny scale; afterwards no replication object or mirror is left."""
-    settings = stack.settings
-    with (
-        psycopg.connect(settings.v1_admin.conninfo()) as v1,
-        psycopg.connect(settings.v2_admin.conninfo()) as v2,
-    ):
-        seed(v1, v2, scale=SCALE)
-    bench = Bench(stack=stack, mapping=load_mapping(settings.mapping_path), scale=SCALE)
+    bench = seeded_bench(stack, SCALE)
     yield bench
     NativeSystem().teardown(bench)
-    with bench.v2("postgres") as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(NAME)))
+    drop_database(bench, NAME)
 
 
 @pytest.fixture
