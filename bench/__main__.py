@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 
 from bench import (
+    lag,
     report,
     scenarios,
     stackenv,  # sets the benchmark's state dir and ports before settings load
@@ -30,8 +31,8 @@ from bench.context import Bench
 from bench.systems.base import System
 from replicator.demo.load import seed
 
-FULL = {"scale": 1.0, "repeats": 3, "step_seconds": 30.0, "rates": [1000, 2000, 5000]}
-QUICK = {"scale": 0.05, "repeats": 1, "step_seconds": 10.0, "rates": [500, 1000, 2000]}
+FULL = {"scale": 1.0, "repeats": 3, "step_seconds": 30.0, "rates": [1000, 2000, 5000], "search": 3}
+QUICK = {"scale": 0.05, "repeats": 1, "step_seconds": 10.0, "rates": [500, 1000, 2000], "search": 1}
 BACKLOG_AT_SCALE_1 = 300_000
 INITIAL_ONLY = ("a0", "p")
 """Systems measured on the initial sync only: a0 compares the machinery with b, p does not stream."""
@@ -69,6 +70,11 @@ def _args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--backlog", type=int, help="changes in the backlog (default 300K × scale)")
     parser.add_argument("--rates", help="offered events/s per lag step, comma-separated")
     parser.add_argument("--step-seconds", type=float, help="length of a lag step")
+    parser.add_argument(
+        "--lag-search",
+        type=int,
+        help="extra lag steps, each 1.5x the last, while lag stays bounded (full 3, quick 1)",
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds allowed per wait")
     return parser.parse_args(argv)
 
@@ -81,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     step_seconds = args.step_seconds or float(mode["step_seconds"])  # type: ignore[arg-type]
     rates = [int(r) for r in args.rates.split(",")] if args.rates else list(mode["rates"])  # type: ignore[call-overload]
     changes = args.backlog or round(BACKLOG_AT_SCALE_1 * scale)
+    search = int(mode["search"]) if args.lag_search is None else args.lag_search  # type: ignore[call-overload]
     systems = _systems([k.strip() for k in args.systems.split(",") if k.strip()])
     wanted = {s.strip() for s in args.scenarios.split(",")}
 
@@ -104,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             "backlog_changes_per_txn": 100,
             "lag_step_seconds": step_seconds,
             "lag_rates": rates,
+            "lag_search_steps": search,
             "systems": {k: {"label": s.label, **_settings(s)} for k, s in systems.items()},
         },
     }
@@ -140,11 +148,14 @@ def main(argv: list[str] | None = None) -> int:
                     seconds=step_seconds,
                     timeout=args.timeout,
                     progress=say,
+                    search=search,
                 )
                 for _ in range(repeats)
             ]
+            merged = _median_steps(lag_runs)
             results.setdefault("lag_under_load", {})[key] = {
-                "steps": _median_steps(lag_runs),
+                "steps": merged,
+                "limit": lag.limit(merged),
                 "runs": lag_runs,
             }
         system.teardown(bench)

@@ -64,3 +64,49 @@ def stats(points: list[tuple[float, float]]) -> LagStats:
     var = sum((x - mean_x) ** 2 for x in xs)
     slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / var if var else 0.0
     return LagStats(len(points), quantiles[49], quantiles[98], lags[-1], slope)
+
+
+SEARCH_FACTOR = 1.5
+"""Past the given rates, each extra step offers this much more than the last, rounded to 500/s."""
+OFFERED_SHORTFALL = 0.9
+"""A step that achieved less than this share of its offered rate found the limit of V1 and the load
+generator, not of the target: offering more would not load the target more."""
+
+
+def next_rate(steps: Sequence[dict[str, float | bool]], rates: Sequence[int], extra: int) -> int | None:
+    """The next step's offered rate: the given ``rates`` in order, then, while every step so far was
+    bounded and the generator kept up, up to ``extra`` steps each ``SEARCH_FACTOR`` above the last;
+    None once the search is over."""
+    if steps and not steps[-1]["bounded"]:
+        return None
+    if len(steps) < len(rates):
+        return rates[len(steps)]
+    if len(steps) >= len(rates) + extra or not steps:
+        return None
+    last = steps[-1]
+    if float(last["achieved_per_s"]) < OFFERED_SHORTFALL * float(last["offered_per_s"]):
+        return None
+    return int(round(float(last["offered_per_s"]) * SEARCH_FACTOR / 500) * 500)
+
+
+def limit(steps: Sequence[dict[str, float | bool]]) -> dict[str, float | None]:
+    """Where lag stops being bounded: the highest offered rate with it and every lower step bounded,
+    the lowest step that was not (None: bounded at every rate offered), and the highest rate the
+    generator achieved while lag stayed bounded."""
+    ordered = sorted(steps, key=lambda s: float(s["offered_per_s"]))
+    bounded_up_to: float | None = None
+    achieved: float | None = None
+    for step in ordered:
+        if not step["bounded"]:
+            return {
+                "bounded_up_to_per_s": bounded_up_to,
+                "unbounded_from_per_s": float(step["offered_per_s"]),
+                "bounded_achieved_per_s": achieved,
+            }
+        bounded_up_to = float(step["offered_per_s"])
+        achieved = max(achieved or 0.0, float(step["achieved_per_s"]))
+    return {
+        "bounded_up_to_per_s": bounded_up_to,
+        "unbounded_from_per_s": None,
+        "bounded_achieved_per_s": achieved,
+    }

@@ -189,6 +189,19 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def limit_text(limit: dict[str, Any] | None) -> str:
+    """``lag.limit`` in words."""
+    up_to, beyond = (limit or {}).get("bounded_up_to_per_s"), (limit or {}).get("unbounded_from_per_s")
+    if up_to is None and beyond is None:
+        return "no lag step measured"
+    if beyond is None:
+        achieved = (limit or {}).get("bounded_achieved_per_s") or 0
+        return f"lag bounded at every rate offered, up to {up_to:,.0f}/s (V1 took {achieved:,.0f}/s)"
+    if up_to is None:
+        return f"lag not bounded from the first step, {beyond:,.0f}/s"
+    return f"lag bounded up to {up_to:,.0f}/s, not bounded from {beyond:,.0f}/s"
+
+
 def write(results: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = results["started_at"].replace(":", "").replace("-", "")
@@ -296,6 +309,8 @@ def print_tables(results: dict[str, Any]) -> None:
         ["system", "offered/s", "achieved/s", "p50 s", "p99 s", "growth s/s", "bounded"],
         rows,
     )
+    for key, entry in results.get("lag_under_load", {}).items():
+        print(f"  {LABELS.get(key, key)}: {limit_text(entry.get('limit'))}")
     _table(
         "Targets for the core (ratios from this run)",
         ["target", "value", "wanted", "met"],

@@ -131,11 +131,14 @@ def lag_under_load(
     seconds: float,
     timeout: float,
     progress: Progress,
+    search: int = 0,
 ) -> list[dict[str, Any]]:
-    """Offered rates in steps; commit-to-commit lag of the rows inserted during each step. Stops after
-    the first step whose lag is not bounded. ``system`` runs, caught up."""
-    steps = []
-    for rate in rates:
+    """Offered rates in steps; commit-to-commit lag of the rows inserted during each step. After
+    ``rates``, while lag stays bounded, up to ``search`` higher steps look for the rate where it stops
+    (``lag.next_rate``); stops after the first step whose lag is not bounded. ``system`` runs, caught
+    up."""
+    steps: list[dict[str, Any]] = []
+    while (rate := lag.next_rate(steps, rates, search)) is not None:
         meter = _meter(bench, system)
         meter.start()
         with bench.v1() as v1:
@@ -175,6 +178,4 @@ def lag_under_load(
             f"p50 {measured.p50_s:.3f}s "
             f"p99 {measured.p99_s:.3f}s {'bounded' if measured.bounded else 'NOT bounded'}"
         )
-        if not measured.bounded:
-            break
     return steps

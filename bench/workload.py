@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from psycopg import sql
@@ -66,6 +67,8 @@ class ChangeGenerator:
     parents: dict[str, list[int]]
     rng: random.Random = field(default_factory=lambda: random.Random(7))
     revision: int = 0
+    held: dict[str, list[int]] | None = None
+    """While set (``holding_inserts``), inserted ids wait here instead of joining the pools."""
 
     @classmethod
     def load(cls, v1: Conn, *, seed: int = 7) -> ChangeGenerator:
@@ -96,8 +99,25 @@ class ChangeGenerator:
                     sql.SQL("DELETE FROM {} WHERE id = ANY(%s)").format(sql.Identifier(table)), [ids]
                 ).rowcount
         for table, new in inserted.items():
-            self.pools[table].extend(new)
+            self._added(table, new)
         return done, inserted
+
+    def _added(self, table: str, ids: list[int]) -> None:
+        (self.pools if self.held is None else self.held).setdefault(table, []).extend(ids)
+
+    @contextmanager
+    def holding_inserts(self) -> Iterator[None]:
+        """Rows inserted inside the block are neither updated nor deleted inside it; they join the pools
+        at its end. A lag step measures the rows it inserted by their commit time on both sides, and a
+        target that stamps arrival on insert only (b's ``bench_applied_at``) would pair a row updated
+        later in the step with the update's V1 commit: a negative lag."""
+        self.held = {}
+        try:
+            yield
+        finally:
+            held, self.held = self.held, None
+            for table, ids in held.items():
+                self._added(table, ids)
 
     def _split(self, changes: int) -> dict[str, dict[str, int]]:
         kinds = {
@@ -154,21 +174,23 @@ def paced(
     clock: Callable[[], float] = time.monotonic,
 ) -> Paced:
     """Offer ``rate`` changes per second for ``seconds``: one transaction per tick, on schedule (a tick
-    that falls behind is made up by the next ones, never skipped)."""
+    that falls behind is made up by the next ones, never skipped). The rows it inserts are not updated
+    or deleted before it ends (``ChangeGenerator.holding_inserts``): they are the lag's samples."""
     started = clock()
     done = 0
     inserted: dict[str, list[int]] = {t: [] for t in TABLES}
     ticks = 0
-    while (now := clock()) - started < seconds:
-        due = int(rate * min(seconds, now - started + tick_s)) - done
-        if due > 0:
-            n, new = generator.apply(v1, due)
-            done += max(n, 1)
-            for table, ids in new.items():
-                inserted[table].extend(ids)
-        ticks += 1
-        sleep = started + ticks * tick_s - clock()
-        if sleep > 0:
-            time.sleep(sleep)
+    with generator.holding_inserts():
+        while (now := clock()) - started < seconds:
+            due = int(rate * min(seconds, now - started + tick_s)) - done
+            if due > 0:
+                n, new = generator.apply(v1, due)
+                done += max(n, 1)
+                for table, ids in new.items():
+                    inserted[table].extend(ids)
+            ticks += 1
+            sleep = started + ticks * tick_s - clock()
+            if sleep > 0:
+                time.sleep(sleep)
     elapsed = clock() - started
     return Paced(rate, done / elapsed, done, elapsed, inserted)

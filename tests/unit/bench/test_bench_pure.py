@@ -7,7 +7,7 @@ import random
 import pytest
 
 from bench import lag, workload
-from bench.report import paired_ratio, paired_ratios
+from bench.report import limit_text, paired_ratio, paired_ratios
 from bench.resources import tree
 
 
@@ -83,3 +83,55 @@ def test_the_ratios_by_round_cover_the_pairs_the_run_has() -> None:
 
     results = {"initial_sync": {"a": runs(12.0, 15.0), "b": runs(2.0, 3.0), "p": runs(3.0, 3.0)}}
     assert paired_ratios(results) == {"a / b": 5.5, "p / b": 1.25, "a / p": 4.5}
+
+
+def _step(offered: float, bounded: bool, achieved: float | None = None) -> dict[str, float | bool]:
+    return {
+        "offered_per_s": offered,
+        "achieved_per_s": offered if achieved is None else achieved,
+        "bounded": bounded,
+    }
+
+
+def test_the_lag_steps_go_past_the_given_rates_until_lag_stops_being_bounded() -> None:
+    rates = [1000, 2000, 5000]
+    assert lag.next_rate([], rates, extra=3) == 1000
+    assert lag.next_rate([_step(1000, True)], rates, extra=3) == 2000
+    done = [_step(1000, True), _step(2000, True), _step(5000, True)]
+    assert lag.next_rate(done, rates, extra=3) == 7500
+    assert lag.next_rate([*done, _step(7500, True)], rates, extra=3) == 11000
+    assert (
+        lag.next_rate([*done, _step(7500, True), _step(11000, True), _step(16500, True)], rates, extra=3)
+        is None
+    )
+    assert lag.next_rate(done, rates, extra=0) is None
+    # Not bounded: the search is over, also within the given rates.
+    assert lag.next_rate([_step(1000, True), _step(2000, False)], rates, extra=3) is None
+    # V1 and the generator could not offer the rate: offering more would not load the target more.
+    assert lag.next_rate([*done[:2], _step(5000, True, achieved=4000)], rates, extra=3) is None
+
+
+def test_the_limit_names_where_lag_stops_being_bounded() -> None:
+    found = lag.limit([_step(2000, True), _step(1000, True), _step(5000, False, achieved=4990)])
+    assert found == {
+        "bounded_up_to_per_s": 2000,
+        "unbounded_from_per_s": 5000,
+        "bounded_achieved_per_s": 2000,
+    }
+    assert limit_text(found) == "lag bounded up to 2,000/s, not bounded from 5,000/s"
+    every = lag.limit([_step(1000, True), _step(7500, True, achieved=6100)])
+    assert every["unbounded_from_per_s"] is None
+    assert limit_text(every) == "lag bounded at every rate offered, up to 7,500/s (V1 took 6,100/s)"
+    assert limit_text(lag.limit([_step(1000, False)])) == "lag not bounded from the first step, 1,000/s"
+    assert limit_text(None) == "no lag step measured"
+
+
+def test_rows_inserted_during_a_lag_step_are_not_changed_in_it() -> None:
+    generator = workload.ChangeGenerator(pools={"notes": [1, 2]}, parents={}, rng=random.Random(3))
+    with generator.holding_inserts():
+        generator._added("notes", [3, 4])
+        assert generator.pools["notes"] == [1, 2]
+        assert sorted(generator._take("notes", 5)) == [1, 2]
+    assert generator.pools["notes"] == [3, 4]
+    generator._added("notes", [5])
+    assert generator.pools["notes"] == [3, 4, 5]
