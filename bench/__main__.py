@@ -7,7 +7,8 @@ The benchmark runs on its own stack (``.stack-bench/``, ports +400: see bench/st
 V1 at the chosen scale, then measures initial sync, backlog drain and lag under load for this product
 (a: demo mapping, a0: identity mapping), native logical replication (b) and the Debezium JDBC sink
 (c), with p (the Python floor: V1's rows copied by two Python processes, nothing else) as the
-reference of the initial sync. It prints a table and writes JSON under bench/results/.
+reference of the initial sync. It prints a table, writes JSON under bench/results/ and stops its stack
+(``--keep-stack`` leaves it running).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from bench import (
 from bench.context import Bench
 from bench.systems.base import System
 from replicator.demo.load import seed
+from replicator.stack.manager import open_stack
 
 FULL = {"scale": 1.0, "repeats": 3, "step_seconds": 30.0, "rates": [1000, 2000, 5000], "search": 3}
 QUICK = {"scale": 0.05, "repeats": 1, "step_seconds": 10.0, "rates": [500, 1000, 2000], "search": 1}
@@ -76,11 +78,23 @@ def _args(argv: list[str]) -> argparse.Namespace:
         help="extra lag steps, each 1.5x the last, while lag stays bounded (full 3, quick 1)",
     )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds allowed per wait")
+    parser.add_argument(
+        "--keep-stack", action="store_true", help="leave the benchmark's stack running afterwards"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _args(sys.argv[1:] if argv is None else argv)
+    try:
+        return _run(args)
+    finally:
+        if not args.keep_stack:  # its Kafka, Connect and clusters would hold cores and memory for nothing
+            report.say("stack down (--keep-stack leaves it running)")
+            open_stack().down()
+
+
+def _run(args: argparse.Namespace) -> int:
     mode = dict(QUICK if args.quick else FULL)
     scale = args.scale or float(mode["scale"])  # type: ignore[arg-type]
     repeats = args.repeats or int(mode["repeats"])  # type: ignore[call-overload]
