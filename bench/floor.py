@@ -30,10 +30,7 @@ from replicator.stack.process import peak_rss_mb
 
 PROCESSES = 2
 
-TYPES_SQL = """
-SELECT atttypid::int FROM pg_attribute
-WHERE attrelid = %s::regclass AND attname = ANY(%s) ORDER BY array_position(%s, attname::text)
-"""
+TYPES_SQL = "SELECT attname, atttypid::int FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0"
 
 DUMP_AS_TEXT = {1042: 25}
 """psycopg has no dumper for ``bpchar``: its values go out as text (COPY converts them)."""
@@ -52,7 +49,8 @@ def copy_share(settings: Settings, target_db: str, tables: list[str], share: Sha
         for name in tables:
             table = catalog.tables[name]
             names = [c.name for c in table.columns if not c.is_generated]
-            types = [r[0] for r in v1.execute(TYPES_SQL, [f"public.{name}", names, names])]
+            oids: dict[str, int] = dict(v1.execute(TYPES_SQL, [f"public.{name}"]).fetchall())
+            types = [oids[n] for n in names]
             columns = sql.SQL(", ").join(sql.Identifier(n) for n in names)
             read = sql.SQL("COPY (SELECT {} FROM {}{}) TO STDOUT").format(
                 columns, sql.Identifier("public", name), share_filter(table.primary_key, share)

@@ -191,11 +191,12 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 def limit_text(limit: dict[str, Any] | None) -> str:
     """``lag.limit`` in words."""
-    up_to, beyond = (limit or {}).get("bounded_up_to_per_s"), (limit or {}).get("unbounded_from_per_s")
+    limit = limit or {}
+    up_to, beyond = limit.get("bounded_up_to_per_s"), limit.get("unbounded_from_per_s")
     if up_to is None and beyond is None:
         return "no lag step measured"
     if beyond is None:
-        achieved = (limit or {}).get("bounded_achieved_per_s") or 0
+        achieved = limit.get("bounded_achieved_per_s") or 0
         return f"lag bounded at every rate offered, up to {up_to:,.0f}/s (V1 took {achieved:,.0f}/s)"
     if up_to is None:
         return f"lag not bounded from the first step, {beyond:,.0f}/s"

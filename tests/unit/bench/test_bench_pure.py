@@ -64,24 +64,23 @@ def test_cpu_of_a_process_tree_sums_live_descendants_only_under_the_root() -> No
     assert tree([99], table) == {}
 
 
-def test_the_paired_ratio_divides_within_each_round_then_takes_the_median() -> None:
-    def runs(*seconds: float) -> dict[str, object]:
-        return {"runs": [{"round": n, "seconds": s} for n, s in enumerate(seconds, 1)]}
+def _runs(*seconds: float) -> dict[str, object]:
+    """An initial sync's runs, one per round, taking ``seconds``."""
+    return {"runs": [{"round": n, "seconds": s} for n, s in enumerate(seconds, 1)]}
 
+
+def test_the_paired_ratio_divides_within_each_round_then_takes_the_median() -> None:
     # The host slowed down in round 2: both systems took twice as long, and the ratio held.
-    results = {"initial_sync": {"a": runs(10.0, 20.0, 11.0), "b": runs(2.0, 4.0, 2.0)}}
+    results = {"initial_sync": {"a": _runs(10.0, 20.0, 11.0), "b": _runs(2.0, 4.0, 2.0)}}
     assert paired_ratio(results, "a", "b") == 5.0
-    assert paired_ratio({"initial_sync": {"a": runs(10.0)}}, "a", "b") is None
+    assert paired_ratio({"initial_sync": {"a": _runs(10.0)}}, "a", "b") is None
     # Runs from before rounds existed (one session per system) are not paired.
     unpaired = {"initial_sync": {k: {"runs": [{"seconds": 1.0}]} for k in ("a", "b")}}
     assert paired_ratio(unpaired, "a", "b") is None
 
 
 def test_the_ratios_by_round_cover_the_pairs_the_run_has() -> None:
-    def runs(*seconds: float) -> dict[str, object]:
-        return {"runs": [{"round": n, "seconds": s} for n, s in enumerate(seconds, 1)]}
-
-    results = {"initial_sync": {"a": runs(12.0, 15.0), "b": runs(2.0, 3.0), "p": runs(3.0, 3.0)}}
+    results = {"initial_sync": {"a": _runs(12.0, 15.0), "b": _runs(2.0, 3.0), "p": _runs(3.0, 3.0)}}
     assert paired_ratios(results) == {"a / b": 5.5, "p / b": 1.25, "a / p": 4.5}
 
 
