@@ -42,6 +42,7 @@ from kafka import KafkaConsumer, TopicPartition
 from psycopg import sql
 
 from bench import stackenv
+from replicator import gctune
 from replicator.connect.client import ConnectClient
 from replicator.connect.register import register_connector
 from replicator.demo.load import seed
@@ -157,6 +158,8 @@ def read_records(settings: Settings, topics: list[str]) -> list[Record]:
     """Every record of ``topics``, in a consumer-like order: ``FETCH_CHUNK`` records of one partition at a
     time, partitions round-robin."""
     ends = {tp: end for tp, end in _end_offsets(settings, topics).items() if end > 0}
+    if not ends:
+        return []
     consumer = KafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, max_poll_records=5000
     )
@@ -636,6 +639,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     started = time.perf_counter()
     records = read_records(settings, _topics(mapping))
     _say(f"read {len(records):,} records from Kafka in {time.perf_counter() - started:.1f}s")
+    if not records:
+        raise SystemExit("the demo's topics hold no records: run again with --reseed")
+    # The worker's collector settings. The records are frozen with the start-up objects: a worker holds
+    # one batch of them at a time, so the full collections must not walk all of them.
+    gctune.tune()
     stamp = time.strftime("%Y%m%d-%H%M%S")
     RESULTS.mkdir(parents=True, exist_ok=True)
     runs, top = _repeats(settings, mapping, records, args, stamp)

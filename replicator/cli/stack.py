@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from replicator.cli.output import emit_json, progress_line, table
+from replicator.stack import leftovers
 from replicator.stack.manager import open_stack
 
 app = typer.Typer(
@@ -74,3 +75,52 @@ def status(json: JsonOpt = False) -> None:
         )
     if not all(s.healthy for s in statuses):
         raise typer.Exit(1)
+
+
+@app.command()
+def prune(dry_run: DryRunOpt = False, json: JsonOpt = False) -> None:
+    """Remove the PostgreSQL data that deleted checkouts left in the shared data directory (as root,
+    clusters live outside the state dir). `up` does this too; this lists every data root first."""
+    stack = open_stack()
+    if not stack.layout.pg_root_shared:
+        progress_line(f"nothing to prune: this stack keeps its clusters in {stack.layout.pg_root}")
+        return
+    if stack.layout.pg_root.exists():
+        leftovers.claim(stack.layout)
+    roots = leftovers.survey(stack.layout.pg_root.parent)
+    freed = 0 if dry_run else leftovers.remove(roots)
+    if json:
+        emit_json(
+            {
+                "roots": [
+                    {
+                        "root": str(r.root),
+                        "state_dir": str(r.owner) if r.owner else None,
+                        "size_bytes": r.size_bytes,
+                        "state": _root_state(r),
+                    }
+                    for r in roots
+                ],
+                "freed_bytes": freed,
+                "dry_run": dry_run,
+            }
+        )
+        return
+    table(
+        f"PostgreSQL data roots in {stack.layout.pg_root.parent}",
+        ["root", "state dir", "MB", "state"],
+        [(r.root.name, r.owner or "?", f"{r.size_bytes / 1e6:,.0f}", _root_state(r)) for r in roots],
+    )
+    gone = [r for r in roots if r.left_over]
+    verb = "would remove" if dry_run else "removed"
+    progress_line(f"{verb} {len(gone)} left-over root(s), {sum(r.size_bytes for r in gone) / 1e6:,.0f} MB")
+
+
+def _root_state(root: leftovers.DataRoot) -> str:
+    if root.left_over:
+        return "left over (state dir deleted)"
+    if root.running:
+        return "running"
+    if root.owner is None:
+        return "unclaimed (older than the marker): kept"
+    return "in use"

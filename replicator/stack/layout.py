@@ -23,6 +23,8 @@ class Layout:
     state_dir: Path
     pg_root: Path
 
+    OWNER_FILE = "state-dir"
+
     @classmethod
     def for_state_dir(cls, state_dir: Path, *, euid: int | None = None) -> Layout:
         """As root, PostgreSQL runs as ``postgres``, which may not traverse the state dir (a mktemp
@@ -34,6 +36,16 @@ class Layout:
         else:
             pg_root = state_dir / "pg"
         return cls(state_dir=state_dir, pg_root=pg_root)
+
+    @property
+    def pg_root_shared(self) -> bool:
+        """True when the data root lives outside the state dir, beside other stacks' roots."""
+        return self.pg_root.parent != self.state_dir
+
+    @property
+    def owner_file(self) -> Path:
+        """In a data root outside the state dir: which state dir owns it (see stack.leftovers)."""
+        return self.pg_root / self.OWNER_FILE
 
     @property
     def logs(self) -> Path:

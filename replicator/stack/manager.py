@@ -16,7 +16,7 @@ from typing import Protocol
 from replicator.db.bootstrap import bootstrap
 from replicator.errors import StackError
 from replicator.settings import STATE_DIR_ENV, Settings, load_settings
-from replicator.stack import jvm
+from replicator.stack import jvm, leftovers
 from replicator.stack.artifacts import ensure_copied
 from replicator.stack.layout import DEBEZIUM_POM, KAFKA_POM, Layout
 from replicator.stack.postgres import PostgresCluster
@@ -175,6 +175,7 @@ class Stack:
             exclude_groups=("org.apache.kafka", "org.slf4j"),
         )
         timings["artifacts"] = time.monotonic() - started
+        self._claim_data_root(progress)
         v1, v2 = self.postgres()
         for cluster in (v1, v2):
             t0 = time.monotonic()
@@ -194,6 +195,19 @@ class Stack:
             timings[service.component] = time.monotonic() - t0
         timings["total"] = time.monotonic() - started
         return timings
+
+    def _claim_data_root(self, progress: Progress) -> None:
+        """Record this stack's state dir in its data root, and remove the roots of deleted checkouts."""
+        leftovers.claim(self.layout)
+        if not self.layout.pg_root_shared:
+            return
+        removed = [r for r in leftovers.survey(self.layout.pg_root.parent) if r.left_over]
+        if removed:
+            freed = leftovers.remove(removed)
+            progress(
+                f"removed the PostgreSQL data of {len(removed)} deleted checkout(s) "
+                f"from {self.layout.pg_root.parent} ({freed / 1e6:,.0f} MB)"
+            )
 
     def workers(self) -> list[WorkerProcess]:
         return [WorkerProcess(p.stem, self.layout) for p in sorted(self.layout.run.glob("worker-*.pid"))]
@@ -229,6 +243,8 @@ class Stack:
             )
         for cluster in self.postgres():
             cluster.purge()
+        if self.layout.pg_root_shared and self.layout.pg_root.exists():
+            shutil.rmtree(self.layout.pg_root)  # the data root of this state dir, now empty but its marker
         for path in (self.layout.kafka_data.parent, self.layout.run, self.layout.logs, self.layout.config):
             if path.exists():
                 shutil.rmtree(path)
