@@ -14,6 +14,7 @@ from replicator.cli import (
     connector,
     db,
     demo,
+    dlq,
     load,
     mapping,
     orphans,
@@ -38,6 +39,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(mapping.app, name="mapping")
 app.add_typer(demo.app, name="demo")
 app.add_typer(orphans.app, name="orphans")
+app.add_typer(dlq.app, name="dlq")
 app.command("status")(status.status)
 app.command("parity")(parity.parity)
 app.command("report")(report.report)

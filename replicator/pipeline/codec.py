@@ -115,3 +115,17 @@ def decode_item(raw: bytes | str | dict[str, Any]) -> Positioned:
         offset=offset,
         commit_ts_us=body["commit_ts_us"],
     )
+
+
+def encode_headers(headers: tuple[tuple[str, bytes], ...]) -> str | None:
+    """A record's headers as JSON ``[[name, base64 value], ...]``; None when it has none."""
+    if not headers:
+        return None
+    return orjson.dumps([[name, base64.b64encode(value).decode()] for name, value in headers]).decode()
+
+
+def decode_headers(raw: list[list[str]] | str | None) -> tuple[tuple[str, bytes], ...]:
+    if raw is None:
+        return ()
+    pairs = orjson.loads(raw) if isinstance(raw, str) else raw
+    return tuple((str(name), base64.b64decode(value)) for name, value in pairs)

@@ -29,6 +29,7 @@ __all__ = [
     "Header",
     "Stage",
     "dead_letter_record",
+    "failure_history",
     "parse_dead_letter",
     "reason_for",
     "replay_headers",
@@ -287,6 +288,13 @@ def parse_dead_letter(headers: Iterable[tuple[str, bytes | None]]) -> DeadLetter
         first_failure_us=_int(found.get(H_FIRST_FAILURE)),
         original_headers=tuple(original),
     )
+
+
+def failure_history(headers: Iterable[tuple[str, bytes | None]], now_us: int) -> tuple[int, int]:
+    """``(replay_count, first_failure_us)`` for dead-lettering a record: a replayed record that fails
+    again keeps its replay count and the time of its first failure; any other record fails now."""
+    info = parse_dead_letter(headers)
+    return info.replay_count, info.first_failure_us if info.first_failure_us is not None else now_us
 
 
 def replay_headers(headers: Iterable[tuple[str, bytes | None]]) -> list[Header]:

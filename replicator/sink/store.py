@@ -22,7 +22,7 @@ from psycopg import sql
 from replicator.mapping.catalog import Catalog
 from replicator.mapping.engine import Delete, Upsert
 from replicator.pipeline.accounting import Ledger
-from replicator.pipeline.codec import decode_item, encode_item
+from replicator.pipeline.codec import decode_headers, decode_item, encode_headers, encode_item
 from replicator.pipeline.envelope import Position
 from replicator.pipeline.fk import FkGraph, RowId, canonical_key, row_id
 from replicator.pipeline.planner import (
@@ -99,7 +99,8 @@ WHERE (p.tbl, p.pk) IN (
 CLOSURE_MAX_ROWS = 5000
 """Bound on the rows one batch loads from the parked set (see ``V2Store._closure``)."""
 PARKED_ROWS_SQL = """
-SELECT tbl, pk, commit_lsn, lsn, fixup, since_us, deadline_us, waiting_for, item, orig_key, orig_value
+SELECT tbl, pk, commit_lsn, lsn, fixup, since_us, deadline_us, waiting_for, item, orig_key, orig_value,
+    orig_headers
 FROM replicator.parked
 WHERE (tbl, pk) IN (SELECT * FROM unnest(%b::text[], %b::text[]))
 ORDER BY tbl, pk, commit_lsn, lsn, fixup
@@ -128,8 +129,9 @@ WHERE (tbl, pk, commit_lsn, lsn, fixup)
 """
 PARK_SQL = """
 INSERT INTO replicator.parked
-    (tbl, pk, commit_lsn, lsn, fixup, since_us, deadline_us, waiting_for, item, orig_key, orig_value)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s)
+    (tbl, pk, commit_lsn, lsn, fixup, since_us, deadline_us, waiting_for, item, orig_key, orig_value,
+     orig_headers)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s::jsonb)
 ON CONFLICT (tbl, pk, commit_lsn, lsn, fixup) DO UPDATE
 SET deadline_us = EXCLUDED.deadline_us, waiting_for = EXCLUDED.waiting_for
 """
@@ -213,14 +215,14 @@ class V2Store:
             totals: dict[str, int] = dict(self.conn.execute(ITEM_COUNTS_SQL, [tables, keys]).fetchall())
             held = Counter(f"{r[0]} {r[1]}" for r in locked)
             records += [r for r in locked if held[f"{r[0]} {r[1]}"] == totals.get(f"{r[0]} {r[1]}")]
-        for _t, _k, _c, _l, fixup, since_us, deadline_us, waiting_for, item, orig_key, orig_value in records:
+        for _t, _k, _c, _l, fixup, since_us, deadline_us, waiting_for, item, key, value, headers in records:
             positioned = decode_item(item)
             out.items.append(
                 Parked(positioned, since_us, frozenset(rid_parse(w) for w in waiting_for), fixup, deadline_us)
             )
             self._loaded.append(out.items[-1])
             out.originals[(positioned.topic, positioned.partition, positioned.offset)] = Original(
-                orig_key, orig_value
+                key, value, decode_headers(headers)
             )
         return out
 
@@ -404,6 +406,7 @@ class V2Store:
                         encode_item(item).decode(),
                         original.key,
                         original.value,
+                        encode_headers(original.headers),
                     )
                 )
             with self.conn.cursor() as cur:

@@ -27,7 +27,13 @@ from replicator.mapping.engine import Op as MapOp
 from replicator.mapping.model import Mapping
 from replicator.mapping.sql import copied_column
 from replicator.pipeline.accounting import Ledger, Outcome
-from replicator.pipeline.deadletter import DeadLetterReason, Stage, dead_letter_record, reason_for
+from replicator.pipeline.deadletter import (
+    DeadLetterReason,
+    Stage,
+    dead_letter_record,
+    failure_history,
+    reason_for,
+)
 from replicator.pipeline.envelope import Heartbeat, Position, RowChange, Tombstone, decode
 from replicator.pipeline.envelope import Op as EnvelopeOp
 from replicator.pipeline.fk import FkGraph, canonical_key
@@ -435,6 +441,7 @@ class Processor:
                 continue
             item = step.item
             original = originals.get((item.topic, item.partition, item.offset), Original(None, None))
+            replay_count, first_failure_us = failure_history(original.headers, now_us)
             out.append(
                 dead_letter_record(
                     original.key,
@@ -447,7 +454,8 @@ class Processor:
                     offset=item.offset,
                     position=(item.position.commit_lsn, item.position.lsn),
                     missing_ref=step.missing_ref,
-                    first_failure_us=now_us,
+                    replay_count=replay_count,
+                    first_failure_us=first_failure_us,
                     connector_name=self.connector_name,
                     task_id="worker",
                 )
@@ -457,6 +465,7 @@ class Processor:
     def _dead_letter(
         self, record: Record, exc: BaseException, stage: Stage, now_us: int
     ) -> tuple[bytes | None, bytes | None, list[Header]]:
+        replay_count, first_failure_us = failure_history(record.headers, now_us)
         return dead_letter_record(
             record.key,
             record.value,
@@ -467,7 +476,8 @@ class Processor:
             partition=record.partition,
             offset=record.offset,
             error=exc,
-            first_failure_us=now_us,
+            replay_count=replay_count,
+            first_failure_us=first_failure_us,
             connector_name=self.connector_name,
             task_id="worker",
         )

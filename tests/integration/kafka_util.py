@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from kafka import KafkaConsumer, TopicPartition
+
+from replicator.dlq.entries import json_or_text
 
 
 @dataclass(frozen=True)
@@ -31,18 +32,9 @@ def read_topic(bootstrap: str, topic: str, *, idle_ms: int = 2000) -> list[Messa
         consumer.assign(assigned)
         consumer.seek_to_beginning(*assigned)
         out = [
-            Message(m.partition, m.offset, _json_or_raw(m.key), _json_or_raw(m.value), dict(m.headers or []))
+            Message(m.partition, m.offset, json_or_text(m.key), json_or_text(m.value), dict(m.headers or []))
             for m in consumer
         ]
     finally:
         consumer.close()
     return sorted(out, key=lambda m: (m.partition, m.offset))
-
-
-def _json_or_raw(raw: bytes | None) -> Any:
-    if raw is None:
-        return None
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return raw.decode(errors="replace")

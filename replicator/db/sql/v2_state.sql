@@ -33,6 +33,9 @@ CREATE TABLE IF NOT EXISTS replicator.parked (
     PRIMARY KEY (tbl, pk, commit_lsn, lsn, fixup)
 );
 CREATE INDEX IF NOT EXISTS parked_deadline ON replicator.parked (deadline_us);
+-- The original record's headers ([[name, base64 value]], NULL when none): a replayed dead letter that
+-- parks and fails again keeps its replay count and first failure (replicator dlq replay).
+ALTER TABLE replicator.parked ADD COLUMN IF NOT EXISTS orig_headers jsonb;
 -- (A GIN index on waiting_for served the old waiters lookup; parked_wait below replaced it.)
 DROP INDEX IF EXISTS replicator.parked_waiting_for;
 

@@ -1,0 +1,131 @@
+"""A running replication pipeline for end-to-end tests: the demo seeded into V1 and V2, one worker in its
+own consumer group, and the checks those tests share."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import pytest
+
+from replicator.demo.load import SCHEMAS_DIR, seed
+from replicator.demo.reset import reset_pipeline
+from replicator.drain import wait_drained
+from replicator.kafka_util import end_offsets, group_offsets
+from replicator.mapping.model import Mapping, load_mapping
+from replicator.stack.manager import Stack
+from replicator.worker.app import source_topics
+from tests.support.expected import actual_v2, diff, v1_through_mapping
+
+
+@dataclass
+class Pipeline:
+    stack: Stack
+    mapping: Mapping
+    env: dict[str, str]
+    topics: list[str]
+    start_offsets: dict[Any, int]
+    group: str
+    worker: int = 1
+
+    @property
+    def settings(self) -> Any:
+        return self.stack.settings
+
+    def v1(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(self.settings.v1_admin.conninfo(), autocommit=True)
+
+    def v2(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(self.settings.v2_admin.conninfo(), autocommit=True)
+
+    def start(self) -> None:
+        self.stack.start_worker(self.worker, env=self.env)
+
+    def stop(self, *, kill: bool = False) -> None:
+        for worker in self.stack.workers():
+            if worker.name == f"worker-{self.worker}":
+                worker.stop(kill=kill)
+
+    def lag(self) -> int:
+        pattern = "|".join(re.escape(t) for t in self.topics)
+        ends = end_offsets(self.settings.kafka_bootstrap, pattern)
+        done = group_offsets(self.settings.kafka_bootstrap, self.group)
+        return sum(max(0, end - done.get(tp, 0)) for tp, end in ends.items())
+
+    def parked(self) -> int:
+        with self.v2() as v2:
+            return int(v2.execute("SELECT count(*) FROM replicator.parked").fetchone()[0])  # type: ignore[index]
+
+    def drained(self, timeout: float = 180) -> None:
+        """Debezium has shipped every V1 change so far, the group has applied it, nothing is parked."""
+        settings = self.settings.model_copy(update={"consumer_group": self.group})
+        state = wait_drained(settings, self.topics, timeout=timeout)
+        assert state.zero, state
+
+    def assert_v2_is_v1_through_mapping(self) -> None:
+        with self.v1() as v1, self.v2() as v2:
+            expected = v1_through_mapping(v1, self.mapping)
+            actual = actual_v2(v2, self.mapping, sorted(expected))
+        problems = {
+            t: (d.missing[:5], d.extra[:5], list(d.different.items())[:5])
+            for t, d in diff(expected, actual).items()
+        }
+        assert problems == {}, problems
+
+    def ledger(self) -> dict[str, int]:
+        with self.v2() as v2:
+            rows = v2.execute(
+                "SELECT outcome, sum(events)::bigint FROM replicator.ledger GROUP BY 1"
+            ).fetchall()
+        return {str(o): int(n) for o, n in rows}
+
+    def snapshot(self) -> tuple[object, object]:
+        """Checksums of every V2 table and of the row versions."""
+        with self.v2() as v2:
+            data = {
+                t: v2.execute(
+                    f"SELECT md5(coalesce(string_agg(r::text, '|' ORDER BY r::text), '')) FROM public.{t} r"  # noqa: S608
+                ).fetchone()
+                for t in sorted({m.target for m in self.mapping.tables})
+            }
+            versions = v2.execute(
+                "SELECT md5(string_agg(tbl || pk || commit_lsn || ':' || lsn || deleted, '|' "
+                "ORDER BY tbl, pk)) "
+                "FROM replicator.row_version"
+            ).fetchone()
+        return data, versions
+
+
+def start_pipeline(
+    stack: Stack,
+    tmp_path_factory: pytest.TempPathFactory,
+    *,
+    group: str,
+    scale: float,
+    worker: int = 1,
+    env: dict[str, str] | None = None,
+) -> Pipeline:
+    """The demo at ``scale`` seeded afresh, park timeouts shortened to 3 s, and one worker started in
+    ``group`` (``env`` adds settings for it)."""
+    text = (SCHEMAS_DIR / "mapping.yaml").read_text()
+    mapping_file = tmp_path_factory.mktemp("mapping") / "mapping.yaml"
+    mapping_file.write_text(re.sub(r"park_timeout: \S+", "park_timeout: 3s", text))
+    mapping = load_mapping(mapping_file)
+    settings = stack.settings
+    topics = source_topics(sorted({t.source for t in mapping.tables}))
+    start = reset_pipeline(settings.model_copy(update={"consumer_group": group}), mapping)
+    with (
+        psycopg.connect(settings.v1_admin.conninfo()) as v1,
+        psycopg.connect(settings.v2_admin.conninfo()) as v2,
+    ):
+        seed(v1, v2, scale=scale)
+    worker_env = {
+        "REPLICATOR_MAPPING_PATH": str(mapping_file),
+        "REPLICATOR_CONSUMER_GROUP": group,
+        **(env or {}),
+    }
+    pipe = Pipeline(stack, mapping, worker_env, topics, start, group, worker)
+    pipe.start()
+    return pipe
