@@ -12,6 +12,7 @@ import typer
 
 from replicator.cli import (
     connector,
+    cutover,
     db,
     demo,
     dlq,
@@ -40,6 +41,7 @@ app.add_typer(mapping.app, name="mapping")
 app.add_typer(demo.app, name="demo")
 app.add_typer(orphans.app, name="orphans")
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(cutover.app, name="cutover")
 app.command("status")(status.status)
 app.command("parity")(parity.parity)
 app.command("report")(report.report)

@@ -23,8 +23,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import psycopg
+from kafka.errors import KafkaError
 
 from replicator.connect.config import load_connector
+from replicator.cutover.checks import Limits, evaluate, ready
+from replicator.cutover.facts import gather
+from replicator.errors import TransientError
 from replicator.mapping.model import Mapping
 from replicator.metrics import Metrics
 from replicator.settings import Settings
@@ -188,6 +192,17 @@ def run_continuous(
         else:
             last = Cycle(number, results)
             on_cycle(last)
+            if metrics is not None:
+                _export_readiness(settings, mapping, metrics)
         if cycles is None or number < cycles:
             stop.wait(interval)
     return last
+
+
+def _export_readiness(settings: Settings, mapping: Mapping, metrics: Metrics) -> None:
+    """``replicator_cutover_ready``: 1 when every blocking check of ``cutover check`` (default limits)
+    passes, after this cycle's results were written."""
+    try:
+        metrics.cutover_ready.set(1 if ready(evaluate(gather(settings, mapping), Limits())) else 0)
+    except (psycopg.OperationalError, KafkaError, TransientError) as exc:
+        log.warning("cutover readiness not refreshed: %s", type(exc).__name__)

@@ -322,3 +322,4 @@ def _continuous_scenario(pipeline: Pipeline, *, write_seconds: float) -> None:
     assert in_flight > 0
     assert registry.get_sample_value("replicator_verification_passed", {"table": "networks"}) == 0
     assert registry.get_sample_value("replicator_verification_passed", {"table": "customers"}) == 1
+    assert registry.get_sample_value("replicator_cutover_ready") == 0  # networks does not match

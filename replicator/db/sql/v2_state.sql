@@ -108,3 +108,17 @@ CREATE TABLE IF NOT EXISTS replicator.verification (
     checked_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     v1_lsn text                          -- V1 WAL position the check was made against
 );
+
+-- The cutover under way, or the last one (one row; `replicator cutover`). `step`: the last step
+-- completed (check, freeze, fence, drain, verify); `status`: running | paused | failed | done | aborted.
+-- Not part of the pipeline's state: a reset never forgets that V1 is frozen.
+CREATE TABLE IF NOT EXISTS replicator.cutover (
+    id integer PRIMARY KEY DEFAULT 1 CHECK (id = 1),
+    step text NOT NULL,
+    status text NOT NULL,
+    detail text NOT NULL DEFAULT '',
+    fence_lsn bigint,
+    started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    updated_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    history jsonb NOT NULL DEFAULT '[]'
+);

@@ -1,0 +1,198 @@
+"""The cutover, step by step: check → freeze V1 → fence → drain → verify. Each step is recorded in V2
+before the next begins, so an interrupted cutover resumes where it stopped (``resume``) or is undone
+(``abort``, which opens V1's writes again).
+
+* **check**: every blocking readiness check passes (``checks.evaluate``), else nothing changes.
+* **freeze**: V1 becomes read-only for applications (``v1.freeze``).
+* **fence**: a row written into V1 after the freeze; its WAL position bounds every change V2 needs.
+* **drain**: replication passes the fence (Debezium's slot confirmed it, the workers committed every
+  offset after it) and nothing is parked: V2 has applied all V1 ever committed.
+* **verify**: every V2 table compared with V1 through the mapping, V1 no longer moving.
+
+After the last step V1 stays frozen and the crew flips traffic to V2. ``abort`` afterwards opens V1
+again (for a rollback before V2 took writes).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+
+from replicator.cutover import v1 as v1_writes
+from replicator.cutover.checks import Check, Limits, evaluate, ready
+from replicator.cutover.facts import gather
+from replicator.cutover.state import ACTIVE, STEPS, CutoverState, load, save
+from replicator.errors import ReplicatorError
+from replicator.mapping.model import Mapping
+from replicator.settings import Settings
+from replicator.verify.fence import wait_passed
+from replicator.verify.run import verify
+from replicator.worker.app import source_topics
+
+__all__ = ["Cutover", "CutoverError"]
+
+Progress = Callable[[str], None]
+
+
+class CutoverError(ReplicatorError):
+    """The cutover cannot start or go on; the message says why and what to do."""
+
+
+class Cutover:
+    def __init__(
+        self,
+        settings: Settings,
+        mapping: Mapping,
+        *,
+        limits: Limits | None = None,
+        drain_timeout_s: float = 300.0,
+        progress: Progress = lambda _: None,
+    ) -> None:
+        self.settings = settings
+        self.mapping = mapping
+        self.limits = limits or Limits()
+        self.drain_timeout_s = drain_timeout_s
+        self.progress = progress
+
+    # ---------------------------------------------------------------- commands
+
+    def check(self) -> list[Check]:
+        return evaluate(gather(self.settings, self.mapping), self.limits)
+
+    def current(self) -> CutoverState | None:
+        with self._v2() as v2:
+            return load(v2)
+
+    def run(self, *, until: str | None = None) -> CutoverState:
+        with self._v2() as v2:
+            existing = load(v2)
+            if existing is not None and existing.status in ACTIVE:
+                raise CutoverError(
+                    f"a cutover is already {existing.status} after step {existing.step or '(none)'}: "
+                    "`replicator cutover resume` or `replicator cutover abort`"
+                )
+            if existing is not None and existing.status == "done":
+                raise CutoverError(
+                    "a cutover is done and V1 is frozen: "
+                    "`replicator cutover abort` opens V1 again before another"
+                )
+            state = CutoverState()
+            save(v2, state, "started")
+            return self._advance(v2, state, until)
+
+    def resume(self, *, until: str | None = None) -> CutoverState:
+        with self._v2() as v2:
+            state = load(v2)
+            if state is None or state.status not in ACTIVE:
+                raise CutoverError(
+                    f"no cutover to resume (last: {state.status if state else 'none'}): "
+                    "`replicator cutover run`"
+                )
+            state.status = "running"
+            save(v2, state, "resumed")
+            return self._advance(v2, state, until)
+
+    def abort(self) -> CutoverState:
+        with self._v2() as v2:
+            state = load(v2) or CutoverState(status="aborted")
+            with self._v1() as v1:
+                ended = v1_writes.thaw(v1, exempt_role=self.settings.v1_replication.user)
+            state.status = "aborted"
+            state.detail = f"V1 takes writes again ({ended} read-only session(s) ended)"
+            save(v2, state, "aborted")
+            self.progress(state.detail)
+            return state
+
+    # ---------------------------------------------------------------- the steps
+
+    def _advance(self, v2: psycopg.Connection[Any], state: CutoverState, until: str | None) -> CutoverState:
+        if until is not None and until not in STEPS:
+            raise CutoverError(f"--until {until}: not a step (one of {', '.join(STEPS)})")
+        for step in state.remaining:
+            self.progress(f"{step}…")
+            try:
+                state.detail = getattr(self, f"_{step}")(state)
+            except CutoverError as exc:
+                state.status, state.detail = "failed", str(exc)
+                save(v2, state, f"{step} failed")
+                raise
+            state.step = step
+            paused = step == until and step != STEPS[-1]
+            state.status = "paused" if paused else "running"
+            save(v2, state, f"{step} done")
+            self.progress(f"{step}: {state.detail}")
+            if paused:
+                return state
+        state.status = "done"
+        state.detail = (
+            "V2 holds everything V1 committed and matches it; V1 stays read-only: flip traffic to V2"
+        )
+        save(v2, state, "done")
+        return state
+
+    def _check(self, state: CutoverState) -> str:
+        checks = self.check()
+        if not ready(checks):
+            failing = "; ".join(f"{c.name}: {c.detail}" for c in checks if c.blocking and not c.passed)
+            raise CutoverError(f"not ready, V1 untouched: {failing}")
+        return "every readiness check passed"
+
+    def _freeze(self, state: CutoverState) -> str:
+        with self._v1() as v1:
+            ended = v1_writes.freeze(v1, exempt_role=self.settings.v1_replication.user)
+        return f"V1 read-only for applications ({ended} open session(s) ended)"
+
+    def _fence(self, state: CutoverState) -> str:
+        if state.fence_lsn is None:
+            with self._v1() as v1:
+                state.fence_lsn = v1_writes.write_fence(v1, "cutover")
+        return f"fence at V1 LSN {_lsn(state.fence_lsn)}"
+
+    def _drain(self, state: CutoverState) -> str:
+        assert state.fence_lsn is not None
+        started = time.monotonic()
+        deadline = started + self.drain_timeout_s
+        topics = source_topics(sorted({t.source for t in self.mapping.tables}))
+        if not wait_passed(self.settings, topics, state.fence_lsn, timeout=self.drain_timeout_s):
+            raise CutoverError(
+                f"replication did not pass the fence within {self.drain_timeout_s:.0f}s "
+                "(are the workers running? `replicator status`); `replicator cutover resume` waits again"
+            )
+        while (parked := self._parked()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if parked:
+            raise CutoverError(
+                f"{parked:,} change(s) still parked after {self.drain_timeout_s:.0f}s; "
+                "`replicator cutover resume` waits again"
+            )
+        return f"replication passed the fence, nothing parked ({time.monotonic() - started:.1f}s)"
+
+    def _verify(self, state: CutoverState) -> str:
+        result = verify(self.settings, self.mapping, restart=True)
+        failed = [r.table for r in result.results if not r.passed]
+        if failed:
+            raise CutoverError(
+                f"V2 differs from V1 in {', '.join(failed)} (`replicator verify` for details); "
+                "fix and `replicator cutover resume`, or `replicator cutover abort`"
+            )
+        return f"all {len(result.results)} V2 tables match frozen V1"
+
+    # ---------------------------------------------------------------- connections
+
+    def _parked(self) -> int:
+        with self._v2() as v2:
+            row = v2.execute("SELECT count(*) FROM replicator.parked").fetchone()
+        return int(row[0]) if row else 0
+
+    def _v1(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(self.settings.v1_admin.conninfo(), autocommit=True)
+
+    def _v2(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(self.settings.v2_admin.conninfo(), autocommit=True)
+
+
+def _lsn(value: int) -> str:
+    return f"{value >> 32:X}/{value & 0xFFFFFFFF:X}"

@@ -1,0 +1,227 @@
+"""``replicator cutover check|run|resume|abort`` on the real pipeline: readiness, the V1 freeze (Debezium
+keeps running, applications cannot write), the fence and drain, the final verify, and undoing it.
+
+Every command runs as the crew runs it, in a subprocess, with the module worker's settings. Whatever
+happens, the module ends with V1 open again: other modules share it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from prometheus_client import CollectorRegistry
+
+from replicator.connect.client import ConnectClient
+from replicator.cutover.v1 import thaw
+from replicator.metrics import Metrics
+from replicator.stack.manager import Stack
+from replicator.verify.continuous import run_continuous
+from tests.integration.conftest import eventually
+from tests.support.pipeline import Pipeline, start_pipeline
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+
+@pytest.fixture(scope="module")
+def pipeline(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    pipe = start_pipeline(
+        stack,
+        tmp_path_factory,
+        group="replicator-cutover-test",
+        scale=0.02,
+        env={"REPLICATOR_DEAD_LETTER_TOPIC": f"replicator.dlq.cutover-{uuid.uuid4().hex[:8]}"},
+    )
+    with pipe.v2() as v2:
+        v2.execute("DELETE FROM replicator.cutover")
+    with pipe.v1() as v1:  # an interrupted earlier run may have left V1 frozen
+        thaw(v1, exempt_role=pipe.settings.v1_replication.user)
+    pipe.drained()
+    try:
+        yield pipe
+    finally:
+        pipe.stop()
+        with pipe.v1() as v1:
+            thaw(v1, exempt_role=pipe.settings.v1_replication.user)
+
+
+def cutover(pipeline: Pipeline, *args: str) -> tuple[int, Any]:
+    result = subprocess.run(
+        [sys.executable, "-m", "replicator", "cutover", *args, "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **pipeline.env},
+        timeout=600,
+        check=False,
+    )
+    assert result.stdout, result.stderr
+    return result.returncode, json.loads(result.stdout)
+
+
+def verify(pipeline: Pipeline) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "replicator",
+            "verify",
+            "--restart",
+            "--mapping",
+            pipeline.env["REPLICATOR_MAPPING_PATH"],
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **pipeline.env},
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def checks(report: dict[str, Any]) -> dict[str, bool]:
+    return {c["name"]: c["passed"] for c in report["checks"]}
+
+
+def v1_writable(pipeline: Pipeline) -> bool:
+    """A new application session (the admin role, not exempt) tries a write."""
+    with pipeline.v1() as v1:
+        try:
+            v1.execute("UPDATE customers SET phone = phone WHERE id = (SELECT min(id) FROM customers)")
+        except psycopg.errors.ReadOnlySqlTransaction:
+            return False
+    return True
+
+
+def test_check_is_ready_only_once_every_table_was_verified(pipeline: Pipeline) -> None:
+    with pipeline.v2() as v2:
+        v2.execute("DELETE FROM replicator.verification")
+    code, report = cutover(pipeline, "check")
+    assert code == 1 and not report["ready"]
+    assert checks(report)["verification"] is False
+    assert "never verified" in next(c["detail"] for c in report["checks"] if c["name"] == "verification")
+    verify(pipeline)
+    code, report = cutover(pipeline, "check")
+    assert code == 0 and report["ready"], report
+    assert all(checks(report).values())
+
+
+def test_continuous_verification_exports_the_readiness(pipeline: Pipeline) -> None:
+    """replicator_cutover_ready is 1 after a verify cycle of the ready pipeline (0 when a table does not
+    match: test_verify)."""
+    registry = CollectorRegistry()
+    settings = pipeline.settings.model_copy(
+        update={
+            "consumer_group": pipeline.group,
+            "dead_letter_topic": pipeline.env["REPLICATOR_DEAD_LETTER_TOPIC"],
+        }
+    )
+    run_continuous(settings, pipeline.mapping, cycles=1, interval=0, metrics=Metrics(registry))
+    assert registry.get_sample_value("replicator_cutover_ready") == 1
+
+
+def test_a_cutover_that_is_not_ready_leaves_v1_untouched(pipeline: Pipeline) -> None:
+    """With no worker in the group, run stops at the check: V1 still takes writes; abort clears it."""
+    pipeline.stop()
+    try:
+        code, out = cutover(pipeline, "run")
+        assert code == 1 and "workers" in out["error"]
+        assert out["cutover"]["status"] == "failed" and out["cutover"]["step"] == ""
+        assert v1_writable(pipeline)
+        code, _ = cutover(pipeline, "run")
+        assert code == 1  # a failed cutover must be resumed or aborted first
+        code, out = cutover(pipeline, "abort")
+        assert code == 0 and out["cutover"]["status"] == "aborted"
+    finally:
+        pipeline.start()
+    pipeline.drained()
+
+
+def test_run_freezes_v1_drains_past_the_fence_and_verifies(pipeline: Pipeline) -> None:
+    """A change just before the run reaches V2; applications' sessions are ended and new ones cannot
+    write; V2 equals V1; Debezium, restarted during the freeze, keeps running and heartbeating; a second
+    run is refused."""
+    app_session = pipeline.v1()
+    with pipeline.v1() as v1:
+        v1.execute(
+            "UPDATE customers SET phone = 'before the cutover' WHERE id = (SELECT max(id) FROM customers)"
+        )
+    code, out = cutover(pipeline, "run")
+    assert code == 0, out
+    state = out["cutover"]
+    assert (state["status"], state["step"]) == ("done", "verify") and state["fence_lsn"] > 0
+    with pytest.raises(psycopg.OperationalError):
+        app_session.execute("SELECT 1")
+    assert not v1_writable(pipeline)
+    pipeline.assert_v2_is_v1_through_mapping()
+    assert_debezium_survives_a_restart(pipeline)
+    code, out = cutover(pipeline, "run")
+    assert code == 1 and "abort" in out["error"]
+
+
+def assert_debezium_survives_a_restart(pipeline: Pipeline) -> None:
+    """Restarted while V1 is frozen, the connector's new sessions may still write its heartbeats (the
+    replication role is exempt from the freeze): its task runs and the heartbeat keeps moving."""
+    settings = pipeline.settings
+    response = httpx.post(
+        f"{settings.connect_url}/connectors/{settings.connector_name}/restart",
+        params={"includeTasks": "true", "onlyFailed": "false"},
+        timeout=30,
+    )
+    assert response.status_code in {200, 202, 204}, response.text
+    client = ConnectClient(settings.connect_url)
+
+    def heartbeat() -> Any:
+        with pipeline.v1() as v1:
+            return v1.execute("SELECT ts FROM replicator.heartbeat").fetchone()[0]  # type: ignore[index]
+
+    time.sleep(5)  # the old task has stopped; its heartbeats are not the ones measured
+    restarted = heartbeat()
+    eventually(lambda: heartbeat() > restarted, timeout=60)
+    status = client.status(settings.connector_name)
+    assert status is not None and {t["state"] for t in status["tasks"]} == {"RUNNING"}, status
+
+
+def test_abort_opens_v1_again_and_replication_goes_on(pipeline: Pipeline) -> None:
+    code, out = cutover(pipeline, "abort")
+    assert code == 0 and out["cutover"]["status"] == "aborted"
+    assert v1_writable(pipeline)
+    with pipeline.v1() as v1:
+        v1.execute(
+            "UPDATE customers SET phone = 'after the abort' WHERE id = (SELECT max(id) FROM customers)"
+        )
+    pipeline.drained()
+    pipeline.assert_v2_is_v1_through_mapping()
+
+
+def test_a_paused_cutover_resumes_from_its_step(pipeline: Pipeline) -> None:
+    """--until fence stops with V1 frozen and the fence recorded; resume (another process) finishes."""
+    verify(pipeline)
+    code, out = cutover(pipeline, "run", "--until", "fence")
+    assert code == 0 and (out["cutover"]["status"], out["cutover"]["step"]) == ("paused", "fence")
+    assert out["cutover"]["remaining"] == ["drain", "verify"]
+    assert not v1_writable(pipeline)
+    fence = out["cutover"]["fence_lsn"]
+    code, out = cutover(pipeline, "resume")
+    assert code == 0 and out["cutover"]["status"] == "done" and out["cutover"]["fence_lsn"] == fence
+    events = [h["event"] for h in out["cutover"]["history"]]
+    assert events == [
+        "started",
+        "check done",
+        "freeze done",
+        "fence done",
+        "resumed",
+        "drain done",
+        "verify done",
+        "done",
+    ]
+    code, out = cutover(pipeline, "abort")
+    assert code == 0 and v1_writable(pipeline)
