@@ -1,4 +1,5 @@
-"""``replicator orphans scan``: orphaned references in V1, per relationship of the mapping."""
+"""``replicator orphans scan|fix``: orphaned references in V1, per relationship of the mapping, and their
+cleanup by each relationship's policy."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import typer
 
 from replicator.cli.mapping import DEFAULT_MAPPING, MappingOpt
 from replicator.cli.output import emit_json, progress_line, table
+from replicator.errors import ConfigError
 from replicator.mapping.model import load_mapping
+from replicator.orphans.fix import fix_orphans
 from replicator.orphans.scan import scan
 from replicator.settings import load_settings
 
@@ -63,4 +66,74 @@ def scan_command(
             f"{len(result.relationships)} relationships ({result.clean} clean)"
         )
     if result.total:
+        raise typer.Exit(1)
+
+
+@app.command("fix")
+def fix_command(
+    mapping_path: MappingOpt = DEFAULT_MAPPING,
+    relationship: Annotated[
+        list[str] | None, typer.Option("--relationship", help="Only this relationship (repeatable).")
+    ] = None,
+    delete_dead_letter_orphans: Annotated[
+        bool,
+        typer.Option(
+            "--delete-dead-letter-orphans",
+            help="Also delete the orphans of dead_letter relationships (else left for their parents).",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would change; change nothing.")
+    ] = False,
+    json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Clean V1's orphaned references by each relationship's policy: set_null clears the reference,
+    drop deletes the row; dead_letter relationships are left alone. Every changed row is first copied
+    into V1's replicator.orphan_backup; the changes replicate to V2.
+
+    Exit code 1 when a relationship could not be fixed (e.g. a NOT NULL reference column in V1).
+    """
+    mapping = load_mapping(mapping_path)
+    known = {r.name for r in mapping.relationships}
+    unknown = sorted(set(relationship or ()) - known)
+    if unknown:
+        raise ConfigError(
+            "--relationship",
+            source="the command line",
+            problem=f"unknown {', '.join(unknown)}",
+            valid=", ".join(sorted(known)),
+        )
+    with psycopg.connect(load_settings().v1_admin.conninfo(), autocommit=True) as conn:
+        report = fix_orphans(
+            conn,
+            mapping,
+            relationships=frozenset(relationship or ()),
+            delete_dead_letter_orphans=delete_dead_letter_orphans,
+            dry_run=dry_run,
+        )
+    if json:
+        emit_json(
+            {
+                "dry_run": dry_run,
+                "passes": report.passes,
+                "changed": report.changed,
+                "left_for_parents": report.skipped,
+                "fixes": [f.as_dict() for f in report.fixes],
+            }
+        )
+    else:
+        table(
+            "orphans fixed in V1" if not dry_run else "orphans that would be fixed in V1",
+            ["relationship", "table", "columns", "action", "rows", "error"],
+            [
+                (f.relationship, f.table, ",".join(f.columns), f.action, f"{f.rows:,}", f.error or "")
+                for f in report.fixes
+            ],
+        )
+        verb = "would change" if dry_run else "changed"
+        progress_line(
+            f"{verb} {report.changed:,} V1 rows in {report.passes} pass(es); "
+            f"{report.skipped:,} dead_letter orphans left for their parents"
+        )
+    if report.failed:
         raise typer.Exit(1)

@@ -23,6 +23,9 @@ class OrphanQuery:
     parent_tables: tuple[str, ...]
     statement: sql.Composed
     params: list[object]
+    predicate: sql.Composed
+    """Which rows of ``<schema>.<child_table> c`` are orphans (with ``params``): what ``orphans fix``
+    backs up and fixes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,17 +94,17 @@ def _query(
     key_expr = sql.SQL("jsonb_build_array({})").format(
         sql.SQL(", ").join(sql.SQL("c.{}").format(sql.Identifier(k)) for k in key)
     )
+    predicate = sql.SQL("{not_null} AND {absent} AND {where}").format(
+        not_null=not_null, absent=absent, where=where
+    )
     statement = sql.SQL(
-        "SELECT count(*), (array_agg({key} ORDER BY {key}))[1:{n}] FROM {schema}.{table} c "
-        "WHERE {not_null} AND {absent} AND {where}"
+        "SELECT count(*), (array_agg({key} ORDER BY {key}))[1:{n}] FROM {schema}.{table} c WHERE {predicate}"
     ).format(
         key=key_expr,
         n=sql.Literal(SAMPLE_KEYS),
         schema=schema,
         table=sql.Identifier(child.source),
-        not_null=not_null,
-        absent=absent,
-        where=where,
+        predicate=predicate,
     )
     return OrphanQuery(
         relationship=rel.name,
@@ -111,4 +114,5 @@ def _query(
         parent_tables=tuple(p.source for p, _ in parents),
         statement=statement,
         params=params,
+        predicate=predicate,
     )

@@ -22,3 +22,14 @@ CREATE TABLE IF NOT EXISTS replicator.debezium_signal (
     type varchar(32) NOT NULL,
     data varchar(2048)
 );
+
+-- The V1 rows `replicator orphans fix` changed or deleted, as they were before (not captured by
+-- Debezium): a fix can be checked and undone by hand.
+CREATE TABLE IF NOT EXISTS replicator.orphan_backup (
+    id bigserial PRIMARY KEY,
+    relationship text NOT NULL,
+    tbl text NOT NULL,
+    action text NOT NULL,              -- set_null | delete
+    row_before jsonb NOT NULL,
+    fixed_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
