@@ -97,10 +97,15 @@ def fix_orphans(
             if fix.error is not None:
                 continue
             count = _count(conn, query)
+            if action == "skip":
+                fix.rows = (
+                    count  # what is left: a later fix may delete an orphan through another relationship
+                )
+                continue
             if not count:
                 continue
-            if action == "skip" or dry_run:
-                fix.rows = max(fix.rows, count) if action == "skip" else fix.rows + count
+            if dry_run:
+                fix.rows += count
                 continue
             try:
                 with conn.transaction():
