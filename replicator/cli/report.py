@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import psycopg
 import typer
+from kafka.errors import KafkaError
 
 from replicator.cli.mapping import DEFAULT_MAPPING, MappingOpt
 from replicator.cli.output import progress_line
 from replicator.cli.parity import CalculationsOpt
-from replicator.errors import ConfigError
-from replicator.mapping.model import load_mapping
+from replicator.cutover.checks import Check
+from replicator.cutover.run import Cutover
+from replicator.errors import ConfigError, ReplicatorError
+from replicator.mapping.model import Mapping, load_mapping
 from replicator.parity.calculations import DEFAULT_CALCULATIONS, load_calculations
 from replicator.report.figures import build_report, collect
 from replicator.report.render import FORMATS, render
-from replicator.settings import load_settings
+from replicator.settings import Settings, load_settings
 
 
 def report(
@@ -29,7 +33,8 @@ def report(
     """Calculation validation, FK integrity (V1 orphans, V2 constraints), records through the mapping,
     endpoints (last `parity` run), verification per table and the migration score — all from queries.
 
-    Exit code 0 whatever the figures say (the report informs; `cutover check` gates).
+    Also cutover readiness, as `cutover check` sees it. Exit code 0 whatever the figures say (the report
+    informs; `cutover check` gates).
     """
     fmt = "json" if json else fmt
     if fmt not in FORMATS:
@@ -43,10 +48,19 @@ def report(
         psycopg.connect(settings.v1_admin.conninfo(), autocommit=True) as v1,
         psycopg.connect(settings.v2_admin.conninfo(), autocommit=True) as v2,
     ):
-        result = build_report(collect(v1, v2, mapping, calcs))
+        inputs = collect(v1, v2, mapping, calcs)
+    result = build_report(replace(inputs, readiness=_readiness(settings, mapping)))
     text = render(result.as_dict(), fmt)
     if output is None:
         typer.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
         progress_line(f"report written to {output} (migration score {result.score.percent:g}%)")
+
+
+def _readiness(settings: Settings, mapping: Mapping) -> list[Check] | str:
+    """`cutover check` with its default limits; the report still renders when Kafka or Connect is down."""
+    try:
+        return Cutover(settings, mapping).check()
+    except (ReplicatorError, KafkaError, psycopg.OperationalError) as exc:
+        return type(exc).__name__

@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 
+from replicator.cutover.checks import Check
 from replicator.mapping.model import Mapping
 from replicator.orphans.scan import OrphanScan, scan
 from replicator.parity import store
@@ -96,6 +97,8 @@ class Inputs:
     records: list[TableRecords]
     verification: list[dict[str, Any]]
     endpoints: list[store.StoredResult]
+    readiness: list[Check] | str | None = None
+    """``cutover check``'s verdicts; the reason they could not be read (text); None: not asked for."""
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -367,6 +370,8 @@ def build_report(inputs: Inputs) -> Report:
             Row("Verification (per table)", "not run", "all match", "run `replicator verify`", None, {})
         )
 
+    rows.append(_readiness_row(inputs.readiness))
+
     score = migration_score(
         {
             "calculations": calcs,
@@ -391,3 +396,21 @@ def build_report(inputs: Inputs) -> Report:
         )
     )
     return Report(generated_at=inputs.generated_at, rows=rows, score=score)
+
+
+def _readiness_row(readiness: list[Check] | str | None) -> Row:
+    """Cutover readiness, as `cutover check` sees it (not part of the score: it gates, it does not grade)."""
+    if readiness is None or isinstance(readiness, str):
+        gap = f"not measured: {readiness}" if readiness else "run `replicator cutover check`"
+        return Row("Cutover Readiness", "not measured", "ready", gap, None, {})
+    blocking = [c for c in readiness if c.blocking and not c.passed]
+    return Row(
+        "Cutover Readiness",
+        "ready"
+        if not blocking
+        else f"not ready ({len(blocking)} of {sum(c.blocking for c in readiness)} checks fail)",
+        "ready",
+        ", ".join(c.name for c in blocking) or "none",
+        None,
+        {"checks": [c.as_dict() for c in readiness]},
+    )

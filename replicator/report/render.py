@@ -108,6 +108,12 @@ def _details(metric: str, details: dict[str, Any]) -> Section | None:  # noqa: P
         ]
         columns = ("V2 table", "status", "expected", "actual", "missing", "extra", "different", "checked")
         return Section(metric, columns, rows)
+    if "checks" in details:
+        rows = [
+            (c["name"], "pass" if c["passed"] else ("FAIL" if c["blocking"] else "note"), c["detail"])
+            for c in details["checks"]
+        ]
+        return Section(metric, ("check", "result", "detail"), rows)
     if "components" in details:
         rows = [
             (name, "not measured" if v is None else f"{100 * v:.2f}%")

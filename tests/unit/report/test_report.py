@@ -157,3 +157,25 @@ def test_json_rendering_round_trips() -> None:
     assert data["score"]["percent"] == report.score.percent
     with pytest.raises(ValueError, match="unknown format"):
         render(report.as_dict(), "pdf")
+
+
+def test_cutover_readiness_is_reported_not_scored() -> None:
+    """The readiness row names the failing blocking checks and lists every check; it leaves the score
+    alone. Unmeasured (Kafka down, or not asked), it says so."""
+    from dataclasses import replace
+
+    from replicator.cutover.checks import Check
+
+    checks = [
+        Check("workers", True, "2 worker(s)"),
+        Check("verification", False, "never verified: users"),
+        Check("v1_not_frozen", False, "V1 is frozen", blocking=False),
+    ]
+    inputs = _inputs(endpoints=True, verification=True)
+    report = build_report(replace(inputs, readiness=checks))
+    row = {r.metric: r for r in report.rows}["Cutover Readiness"]
+    assert (row.current, row.gap) == ("not ready (1 of 2 checks fail)", "verification")
+    assert report.score == build_report(inputs).score
+    assert "never verified: users" in render(report.as_dict(), "md")
+    unmeasured = {r.metric: r for r in build_report(replace(inputs, readiness="NoBrokersAvailable")).rows}
+    assert unmeasured["Cutover Readiness"].gap == "not measured: NoBrokersAvailable"
