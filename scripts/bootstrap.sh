@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian machine; idempotent and quick when all is there.
-#   - Debian packages: PostgreSQL server, a Java 17 runtime, Maven (only when missing; needs root)
+#   - Debian packages: PostgreSQL server, a Java 17 runtime, Maven, Prometheus's promtool (only when
+#     missing; needs root)
 #   - a virtualenv in .venv with the package and its dev tools (pip's cache: ~/.cache/pip)
 # Kafka, Kafka Connect and Debezium jars are resolved by Maven into ~/.m2 on the first `stack up`.
 set -euo pipefail
@@ -10,6 +11,7 @@ missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql postgresql-contrib)
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
+command -v promtool >/dev/null || missing+=(prometheus)  # promtool checks and tests the alert rules
 python3 -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null || missing+=(python3 python3-venv)
 python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
 if ((${#missing[@]})); then
