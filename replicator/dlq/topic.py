@@ -31,7 +31,7 @@ from replicator.dlq.entries import (
 from replicator.errors import ReplicatorError
 from replicator.pipeline.deadletter import replay_headers
 
-__all__ = ["DeadLetterTopic", "ReplayError"]
+__all__ = ["DeadLetterTopic", "ReplayError", "target_partition"]
 
 POLL_MS = 1000
 
@@ -74,7 +74,7 @@ class DeadLetterTopic:
                     key=entry.key,
                     value=entry.value,
                     headers=replay_headers(entry.headers),
-                    partition=_partition(entry, partitions),
+                    partition=target_partition(entry, partitions),
                 )
                 for entry in entries
             ]
@@ -140,7 +140,7 @@ class DeadLetterTopic:
             admin.close()
 
 
-def _partition(entry: Entry, partitions: dict[str, int]) -> int | None:
+def target_partition(entry: Entry, partitions: dict[str, int]) -> int | None:
     """The partition the record came from; a loaded row's dead letter (partition -1) goes where its key
     hashes, as Debezium's producer sends that row's changes."""
     original = entry.info.partition

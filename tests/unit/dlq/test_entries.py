@@ -127,3 +127,28 @@ def test_headers_survive_the_parked_store_encoding() -> None:
     headers = (("a", b"\x00\xff binary"), ("__replicator.replay_count", b"3"))
     assert decode_headers(encode_headers(headers)) == headers
     assert encode_headers(()) is None and decode_headers(None) == ()
+
+
+def test_a_replay_goes_to_the_records_own_partition_else_where_its_key_hashes() -> None:
+    """A streamed record's partition when the topic still has it; a loaded row's (-1) or a vanished
+    partition: None, so the producer hashes the key as Debezium's producer does for that row."""
+    from replicator.dlq.topic import target_partition
+
+    def at(partition: int) -> Entry:
+        key, value, headers = dead_letter_record(
+            b"k",
+            b"v",
+            [],
+            reason=DeadLetterReason.ORPHAN_FK,
+            stage=Stage.RESOLVE_FK,
+            topic="v1.public.users",
+            partition=partition,
+            offset=1,
+            first_failure_us=1,
+            connector_name="v1",
+            task_id="load",
+        )
+        return entry_of(RawRecord(0, 0, 0, key, value, tuple(headers)))
+
+    partitions = {"v1.public.users": 3}
+    assert [target_partition(at(p), partitions) for p in (0, 2, 3, -1)] == [0, 2, None, None]
