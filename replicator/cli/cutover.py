@@ -47,17 +47,28 @@ UntilOpt = Annotated[
     str | None, typer.Option("--until", help=f"Pause after this step ({', '.join(STEPS)}); resume continues.")
 ]
 DrainOpt = Annotated[float, typer.Option("--drain-timeout", min=1, help="Seconds to wait for the fence.")]
+FinalVerifyOpt = Annotated[
+    str,
+    typer.Option(
+        "--final-verify",
+        help="full: compare every table with frozen V1 (V1 stays frozen meanwhile); recorded: accept the "
+        "last recorded results (checked recent and matching), for a freeze of seconds.",
+    ),
+]
 
 
 DEFAULTS = Limits()
 
 
-def _cutover(mapping_path: str, limits: Limits = DEFAULTS, drain_timeout: float = 300.0) -> Cutover:
+def _cutover(
+    mapping_path: str, limits: Limits = DEFAULTS, drain_timeout: float = 300.0, final_verify: str = "full"
+) -> Cutover:
     return Cutover(
         load_settings(),
         load_mapping(mapping_path),
         limits=limits,
         drain_timeout_s=drain_timeout,
+        final_verify=final_verify,
         progress=progress_line,
     )
 
@@ -165,6 +176,7 @@ def _stepping(action: str, doc: str) -> Callable[..., None]:
         mapping_path: MappingOpt = DEFAULT_MAPPING,
         until: UntilOpt = None,
         drain_timeout: DrainOpt = 300.0,
+        final_verify: FinalVerifyOpt = "full",
         max_lag: MaxLagOpt = DEFAULTS.max_consumer_lag,
         max_parked: MaxParkedOpt = DEFAULTS.max_parked,
         max_verify_age: VerifyAgeOpt = DEFAULTS.max_verify_age_s / 3600,
@@ -173,7 +185,7 @@ def _stepping(action: str, doc: str) -> Callable[..., None]:
         json: JsonOpt = False,
     ) -> None:
         limits = Limits(max_lag, max_parked, max_verify_age * 3600, accept_dead_letters)
-        _go(action, _cutover(str(mapping_path), limits, drain_timeout), until, dry_run, json)
+        _go(action, _cutover(str(mapping_path), limits, drain_timeout, final_verify), until, dry_run, json)
 
     command.__doc__ = doc
     return command

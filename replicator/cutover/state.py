@@ -69,8 +69,10 @@ def load(v2: psycopg.Connection[Any]) -> CutoverState | None:
 
 def save(v2: psycopg.Connection[Any], state: CutoverState, event: str) -> None:
     """Store ``state`` (committed at once: the record must survive whatever happens next), with ``event``
-    appended to its history."""
-    state.history.append({"at": datetime.now().astimezone().isoformat(), "event": event})
+    and the state's detail appended to its history."""
+    state.history.append(
+        {"at": datetime.now().astimezone().isoformat(), "event": event, "detail": state.detail}
+    )
     params = {
         "step": state.step,
         "status": state.status,

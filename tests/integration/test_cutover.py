@@ -203,15 +203,18 @@ def test_abort_opens_v1_again_and_replication_goes_on(pipeline: Pipeline) -> Non
 
 
 def test_a_paused_cutover_resumes_from_its_step(pipeline: Pipeline) -> None:
-    """--until fence stops with V1 frozen and the fence recorded; resume (another process) finishes."""
+    """--until fence stops with V1 frozen and the fence recorded; resume (another process) finishes,
+    accepting the verification recorded before the freeze (--final-verify recorded)."""
     verify(pipeline)
     code, out = cutover(pipeline, "run", "--until", "fence")
     assert code == 0 and (out["cutover"]["status"], out["cutover"]["step"]) == ("paused", "fence")
     assert out["cutover"]["remaining"] == ["drain", "verify"]
     assert not v1_writable(pipeline)
     fence = out["cutover"]["fence_lsn"]
-    code, out = cutover(pipeline, "resume")
+    code, out = cutover(pipeline, "resume", "--final-verify", "recorded")
     assert code == 0 and out["cutover"]["status"] == "done" and out["cutover"]["fence_lsn"] == fence
+    verified = next(h for h in out["cutover"]["history"] if h["event"] == "verify done")
+    assert verified["detail"].startswith("recorded verification accepted: all 19 V2 tables matched")
     events = [h["event"] for h in out["cutover"]["history"]]
     assert events == [
         "started",
