@@ -40,6 +40,13 @@ MissingOpt = Annotated[
         help='Only those whose missing reference contains this, e.g. customers[[["i","42"]]].',
     ),
 ]
+GenerationsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--all-generations",
+        help="Also the dead letters from before the pipeline last started over (its V2 state emptied).",
+    ),
+]
 TopicOpt = Annotated[
     str | None,
     typer.Option("--topic", help="The dead-letter topic (default: the setting dead_letter_topic)."),
@@ -93,12 +100,13 @@ def list_command(  # noqa: PLR0917 - typer maps each parameter to one option of 
     limit: Annotated[
         int, typer.Option("--limit", min=0, help="At most this many, oldest first (0: all).")
     ] = 50,
+    all_generations: GenerationsOpt = False,
     topic: TopicOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Dead letters, oldest first: where each came from, why it failed, whether it was replayed. No rows."""
     chosen = _selection(reason, table_, id_, missing_ref, replayed=not not_replayed).select(
-        _topic(topic).read()
+        _topic(topic).read(all_generations=all_generations)
     )
     shown = chosen[:limit] if limit else chosen
     if json:
@@ -133,7 +141,7 @@ def show(
 ) -> None:
     """One dead letter whole: its key, value and headers (it prints the row: for your terminal only)."""
     wanted = parse_id(id_)
-    found = [e for e in _topic(topic).read() if (e.partition, e.offset) == wanted]
+    found = [e for e in _topic(topic).read(all_generations=True) if (e.partition, e.offset) == wanted]
     if not found:
         raise ConfigError("PARTITION:OFFSET", source="the command line", problem=f"no dead letter at {id_}")
     entry = found[0]
@@ -153,9 +161,11 @@ def show(
 
 
 @app.command("stats")
-def stats_command(topic: TopicOpt = None, json: JsonOpt = False) -> None:
+def stats_command(
+    all_generations: GenerationsOpt = False, topic: TopicOpt = None, json: JsonOpt = False
+) -> None:
     """Dead letters per source table and reason: how many, how many replayed, first and last failure."""
-    rows = stats(_topic(topic).read())
+    rows = stats(_topic(topic).read(all_generations=all_generations))
     if json:
         emit_json({"groups": [asdict(s) for s in rows]})
         return
@@ -185,6 +195,7 @@ def replay(  # noqa: PLR0917 - typer maps each parameter to one option of the co
     missing_ref: MissingOpt = None,
     all_: Annotated[bool, typer.Option("--all", help="Every dead letter (no filter given).")] = False,
     again: Annotated[bool, typer.Option("--again", help="Include those replayed before.")] = False,
+    all_generations: GenerationsOpt = False,
     topic: TopicOpt = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Say what would be replayed; send nothing.")
@@ -203,7 +214,9 @@ def replay(  # noqa: PLR0917 - typer maps each parameter to one option of the co
             valid="--reason, --table, --id, --missing-ref, or --all for every one",
         )
     dlq = _topic(topic)
-    chosen = _selection(reason, table_, id_, missing_ref, replayed=again).select(dlq.read())
+    chosen = _selection(reason, table_, id_, missing_ref, replayed=again).select(
+        dlq.read(all_generations=all_generations)
+    )
     done = [] if dry_run else dlq.replay(chosen)
     by_group = {(s.table, s.reason): s.count for s in stats(chosen)}
     if json:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import psycopg
 from kafka import TopicPartition
 
+from replicator.dlq.topic import DeadLetterTopic
 from replicator.drain import wait_slot_caught_up
 from replicator.kafka_util import reset_group
 from replicator.mapping.model import Mapping
@@ -26,5 +27,6 @@ def reset_pipeline(settings: Settings, mapping: Mapping) -> dict[TopicPartition,
         truncate_state(v2)
     topics = source_topics(sorted({t.source for t in mapping.tables}))
     ensure_topics(settings, [*topics, settings.dead_letter_topic])
+    DeadLetterTopic(settings.kafka_bootstrap, settings.dead_letter_topic).start_generation()
     wait_slot_caught_up(settings)
     return reset_group(settings.kafka_bootstrap, settings.consumer_group, topics, to="latest")

@@ -23,8 +23,10 @@ __all__ = [
     "Selection",
     "Stat",
     "entry_of",
+    "generation_record",
     "json_or_text",
     "parse_id",
+    "read_generation",
     "read_replays",
     "replay_record",
     "replays_topic",
@@ -220,6 +222,37 @@ def replay_key(dead_letter_topic: str, partition: int, offset: int) -> bytes:
 def replay_record(dead_letter_topic: str, entry: Entry, replay: Replay) -> tuple[bytes, bytes]:
     """The companion topic's record saying ``entry`` was replayed as ``replay``."""
     return replay_key(dead_letter_topic, entry.partition, entry.offset), orjson.dumps(_replay_dict(replay))
+
+
+def generation_key(dead_letter_topic: str) -> bytes:
+    return f"{dead_letter_topic}:generation".encode()
+
+
+def generation_record(
+    dead_letter_topic: str, started_us: int, offsets: dict[int, int]
+) -> tuple[bytes, bytes]:
+    """The companion topic's record saying the pipeline started over (its V2 state emptied) when the
+    dead-letter topic's partitions ended at ``offsets``: dead letters before them are another
+    generation's, about rows V1 may no longer hold."""
+    value = {"started_us": started_us, "offsets": {str(p): o for p, o in offsets.items()}}
+    return generation_key(dead_letter_topic), orjson.dumps(value)
+
+
+def read_generation(
+    dead_letter_topic: str, records: Sequence[tuple[bytes | None, bytes | None]]
+) -> dict[int, int]:
+    """The current generation's first offset per partition (the latest generation record); {} when the
+    pipeline never started over."""
+    key = generation_key(dead_letter_topic)
+    current: dict[int, int] = {}
+    for record_key, value in records:
+        if record_key != key or value is None:
+            continue
+        try:
+            current = {int(p): int(o) for p, o in orjson.loads(value)["offsets"].items()}
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            continue
+    return current
 
 
 def read_replays(

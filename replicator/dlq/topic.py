@@ -24,6 +24,8 @@ from replicator.dlq.entries import (
     RawRecord,
     Replay,
     entry_of,
+    generation_record,
+    read_generation,
     read_replays,
     replay_record,
     replays_topic,
@@ -45,14 +47,40 @@ class DeadLetterTopic:
         self.bootstrap = bootstrap
         self.topic = topic
 
-    def read(self) -> list[Entry]:
-        """Every dead letter now in the topic, in (partition, offset) order, with its recorded replays."""
+    def read(self, *, all_generations: bool = False) -> list[Entry]:
+        """The dead letters of the current generation (since the pipeline last started over; with
+        ``all_generations``, every one in the topic), in (partition, offset) order, with their replays."""
         recorded = [(r.key, r.value) for r in self._records(replays_topic(self.topic))]
         replays = read_replays(self.topic, recorded)
+        start = {} if all_generations else read_generation(self.topic, recorded)
         return [
             replace(entry, replays=replays.get((entry.partition, entry.offset), ()))
             for entry in map(entry_of, self._records(self.topic))
+            if entry.offset >= start.get(entry.partition, 0)
         ]
+
+    def start_generation(self) -> dict[int, int]:
+        """Record that the pipeline starts over here (its V2 state, row versions included, emptied):
+        the dead letters before are left out of list, stats, replay and the cutover check by default.
+        Replaying them could bring back rows of a V1 that was since recreated. Returns the offsets."""
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        try:
+            parts = [
+                TopicPartition(self.topic, p) for p in sorted(consumer.partitions_for_topic(self.topic) or ())
+            ]
+            offsets = {tp.partition: end for tp, end in consumer.end_offsets(parts).items()} if parts else {}
+        finally:
+            consumer.close()
+        self._ensure_replays_topic()
+        producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+        try:
+            key, value = generation_record(self.topic, int(time.time() * 1_000_000), offsets)
+            producer.send(replays_topic(self.topic), key=key, value=value).get(timeout=30)
+        except KafkaError as exc:
+            raise ReplayError(f"cannot record a new dead-letter generation: {type(exc).__name__}") from None
+        finally:
+            producer.close(timeout=10)
+        return offsets
 
     def replay(self, entries: Sequence[Entry]) -> list[Replay]:
         """Re-publish ``entries`` (in order) and record each replay; returns where each one went."""

@@ -40,6 +40,7 @@ from replicator.connect.client import ConnectClient
 from replicator.connect.config import load_connector
 from replicator.connect.register import register_connector
 from replicator.connect.reset import drop_idle_slot
+from replicator.dlq.topic import DeadLetterTopic
 from replicator.kafka_util import group_members
 from replicator.load.order import ALONE_BYTES, alone, load_groups
 from replicator.load.share import (
@@ -233,6 +234,7 @@ def _check_state(settings: Settings, mapping: Mapping, *, reset: bool) -> None:
     with psycopg.connect(settings.v2_admin.conninfo(), autocommit=True) as v2:
         if reset:
             truncate_state(v2)
+            DeadLetterTopic(settings.kafka_bootstrap, settings.dead_letter_topic).start_generation()
             return
         state = stream_state(v2, sorted({t.target for t in mapping.tables}))
     if state.versions or state.parked:

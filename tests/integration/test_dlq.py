@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from replicator.demo.reset import reset_pipeline
 from replicator.kafka_util import end_offsets
 from replicator.stack.manager import Stack
 from tests.integration.conftest import eventually
@@ -192,3 +193,23 @@ def test_usage_errors_name_what_is_wrong(pipeline: Pipeline) -> None:
     assert bogus.returncode == 2 and "ORPHAN_FK" in bogus.stderr
     absent = run("show", "9:999999")
     assert absent.returncode == 2 and "9:999999" in absent.stderr
+
+
+def test_a_start_over_begins_a_new_generation(pipeline: Pipeline) -> None:
+    """Once the pipeline starts over (workers stopped, V2's state emptied by reset_pipeline), the earlier
+    dead letters are left out of list, stats and replay — replaying them could bring back rows of a V1
+    recreated since — and --all-generations still shows them. (Last test: it resets the module's group.)"""
+    before = dlq("list", "--limit", "0")["matching"]
+    assert before > 0
+    pipeline.stop()
+    try:
+        settings = pipeline.settings.model_copy(
+            update={"consumer_group": pipeline.group, "dead_letter_topic": DLQ}
+        )
+        reset_pipeline(settings, pipeline.mapping)
+        assert dlq("list", "--limit", "0")["matching"] == 0
+        assert dlq("stats")["groups"] == []
+        assert dlq("replay", "--all")["chosen"] == []
+        assert dlq("list", "--limit", "0", "--all-generations")["matching"] == before
+    finally:
+        pipeline.start()

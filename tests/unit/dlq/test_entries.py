@@ -152,3 +152,18 @@ def test_a_replay_goes_to_the_records_own_partition_else_where_its_key_hashes() 
 
     partitions = {"v1.public.users": 3}
     assert [target_partition(at(p), partitions) for p in (0, 2, 3, -1)] == [0, 2, None, None]
+
+
+def test_the_latest_generation_record_says_where_the_current_dead_letters_start() -> None:
+    from replicator.dlq.entries import generation_record, read_generation
+
+    first = generation_record(DLQ, 1, {0: 5, 1: 7})
+    latest = generation_record(DLQ, 2, {0: 9, 1: 7, 2: 1})
+    other = generation_record("another.dlq", 3, {0: 100})
+    entry = letter(1, "t", DeadLetterReason.ORPHAN_FK)
+    records = [first, replay_record(DLQ, entry, Replay(1, "t", 0, 1)), latest, other, (first[0], b"not json")]
+    assert read_generation(DLQ, records) == {0: 9, 1: 7, 2: 1}
+    assert read_generation(DLQ, [other]) == {}
+    assert read_replays(DLQ, records) == {
+        (0, 1): (Replay(1, "t", 0, 1),)
+    }  # the generation record is no replay
