@@ -29,6 +29,11 @@ class DrainState:
         return self.slot_caught_up and self.consumer_lag == 0 and self.parked == 0
 
 
+def pg_lsn(value: int) -> str:
+    """A WAL position as PostgreSQL spells it (``0/1D12E390``)."""
+    return f"{value >> 32:X}/{value & 0xFFFFFFFF:X}"
+
+
 def slot_at(v1: psycopg.Connection[Any], slot: str, lsn: str) -> bool | None:
     """Has replication slot ``slot`` confirmed everything up to ``lsn``? None: no such slot."""
     row = v1.execute(
@@ -56,19 +61,24 @@ def wait_drained(
     timeout: float,
     progress: Callable[[DrainState], None] = lambda _: None,
     every: float = 5.0,
+    lsn: int | None = None,
 ) -> DrainState:
-    """Wait until everything V1 had committed when this was called is applied (or ``timeout``)."""
-    with psycopg.connect(settings.v1_admin.conninfo(), autocommit=True) as v1:
-        lsn = str(v1.execute("SELECT pg_current_wal_lsn()").fetchone()[0])  # type: ignore[index]
+    """Wait until everything V1 had committed when this was called (or up to ``lsn``, e.g. a fence) is
+    applied, or ``timeout``."""
+    if lsn is not None:
+        lsn_text = pg_lsn(lsn)
+    else:
+        with psycopg.connect(settings.v1_admin.conninfo(), autocommit=True) as v1:
+            lsn_text = str(v1.execute("SELECT pg_current_wal_lsn()").fetchone()[0])  # type: ignore[index]
     deadline = time.monotonic() + timeout
     last_report = 0.0
-    state = drain_state(settings, topics, lsn)
+    state = drain_state(settings, topics, lsn_text)
     while not state.zero and time.monotonic() < deadline:
         if time.monotonic() - last_report >= every:
             progress(state)
             last_report = time.monotonic()
         time.sleep(1.0)
-        state = drain_state(settings, topics, lsn)
+        state = drain_state(settings, topics, lsn_text)
     return state
 
 

@@ -8,7 +8,7 @@ by matching message strings. Exceptions carry structured fields and build their 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 
 class ReplicatorError(Exception):
@@ -35,6 +35,16 @@ class ConfigError(TerminalError):
         if valid:
             message += f"; valid: {valid}"
         super().__init__(message)
+
+
+def check_choices(option: str, given: Iterable[str], known: Iterable[str]) -> None:
+    """Raise a ``ConfigError`` naming the command-line values of ``option`` that are not ``known``."""
+    valid = sorted(set(known))
+    unknown = sorted(set(given) - set(valid))
+    if unknown:
+        raise ConfigError(
+            option, source="the command line", problem=f"unknown {', '.join(unknown)}", valid=", ".join(valid)
+        )
 
 
 class StackError(ReplicatorError):

@@ -18,7 +18,7 @@ import typer
 from replicator.cli.output import emit_json, progress_line, table
 from replicator.dlq.entries import Selection, json_or_text, parse_id, stats, summary
 from replicator.dlq.topic import DeadLetterTopic
-from replicator.errors import ConfigError
+from replicator.errors import ConfigError, check_choices
 from replicator.pipeline.deadletter import DeadLetterReason
 from replicator.settings import load_settings
 
@@ -66,15 +66,7 @@ def _selection(
     *,
     replayed: bool = True,
 ) -> Selection:
-    valid = {r.value for r in DeadLetterReason}
-    unknown = sorted(set(reasons or ()) - valid)
-    if unknown:
-        raise ConfigError(
-            "--reason",
-            source="the command line",
-            problem=f"unknown {', '.join(unknown)}",
-            valid=", ".join(sorted(valid)),
-        )
+    check_choices("--reason", reasons or (), (r.value for r in DeadLetterReason))
     return Selection(
         reasons=frozenset(reasons or ()),
         tables=frozenset(tables or ()),

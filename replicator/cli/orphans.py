@@ -10,7 +10,7 @@ import typer
 
 from replicator.cli.mapping import DEFAULT_MAPPING, MappingOpt
 from replicator.cli.output import emit_json, progress_line, table
-from replicator.errors import ConfigError
+from replicator.errors import check_choices
 from replicator.mapping.model import load_mapping
 from replicator.orphans.fix import fix_orphans
 from replicator.orphans.scan import scan
@@ -94,15 +94,7 @@ def fix_command(
     Exit code 1 when a relationship could not be fixed (e.g. a NOT NULL reference column in V1).
     """
     mapping = load_mapping(mapping_path)
-    known = {r.name for r in mapping.relationships}
-    unknown = sorted(set(relationship or ()) - known)
-    if unknown:
-        raise ConfigError(
-            "--relationship",
-            source="the command line",
-            problem=f"unknown {', '.join(unknown)}",
-            valid=", ".join(sorted(known)),
-        )
+    check_choices("--relationship", relationship or (), (r.name for r in mapping.relationships))
     with psycopg.connect(load_settings().v1_admin.conninfo(), autocommit=True) as conn:
         report = fix_orphans(
             conn,

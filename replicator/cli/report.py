@@ -14,7 +14,7 @@ from replicator.cli.mapping import DEFAULT_MAPPING, MappingOpt
 from replicator.cli.output import progress_line
 from replicator.cli.parity import CalculationsOpt
 from replicator.cutover.checks import Check
-from replicator.cutover.run import Cutover
+from replicator.cutover.facts import readiness
 from replicator.errors import ConfigError, ReplicatorError
 from replicator.mapping.model import Mapping, load_mapping
 from replicator.parity.calculations import DEFAULT_CALCULATIONS, load_calculations
@@ -61,6 +61,6 @@ def report(
 def _readiness(settings: Settings, mapping: Mapping) -> list[Check] | str:
     """`cutover check` with its default limits; the report still renders when Kafka or Connect is down."""
     try:
-        return Cutover(settings, mapping).check()
+        return readiness(settings, mapping)
     except (ReplicatorError, KafkaError, psycopg.OperationalError) as exc:
         return type(exc).__name__

@@ -109,11 +109,13 @@ def prune(dry_run: DryRunOpt = False, json: JsonOpt = False) -> None:
     table(
         f"PostgreSQL data roots in {stack.layout.pg_root.parent}",
         ["root", "state dir", "MB", "state"],
-        [(r.root.name, r.owner or "?", f"{r.size_bytes / 1e6:,.0f}", _root_state(r)) for r in roots],
+        [(r.root.name, r.owner or "?", f"{(r.size_bytes or 0) / 1e6:,.0f}", _root_state(r)) for r in roots],
     )
     gone = [r for r in roots if r.left_over]
     verb = "would remove" if dry_run else "removed"
-    progress_line(f"{verb} {len(gone)} left-over root(s), {sum(r.size_bytes for r in gone) / 1e6:,.0f} MB")
+    progress_line(
+        f"{verb} {len(gone)} left-over root(s), {sum(r.size_bytes or 0 for r in gone) / 1e6:,.0f} MB"
+    )
 
 
 def _root_state(root: leftovers.DataRoot) -> str:

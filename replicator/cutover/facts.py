@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 
 from replicator.connect.client import ConnectClient
-from replicator.cutover.checks import Facts, Verification
+from replicator.cutover.checks import Check, Facts, Limits, Verification, evaluate
 from replicator.cutover.v1 import frozen
 from replicator.dlq.topic import DeadLetterTopic
 from replicator.drain import SLOT
@@ -17,7 +17,7 @@ from replicator.mapping.model import Mapping
 from replicator.settings import Settings
 from replicator.status import read_status
 
-__all__ = ["gather"]
+__all__ = ["gather", "readiness"]
 
 SLOT_SQL = (
     "SELECT active, pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint "
@@ -26,6 +26,11 @@ SLOT_SQL = (
 VERIFICATION_SQL = (
     "SELECT tbl, status, extract(epoch FROM clock_timestamp() - checked_at) FROM replicator.verification"
 )
+
+
+def readiness(settings: Settings, mapping: Mapping, limits: Limits | None = None) -> list[Check]:
+    """What `cutover check` reports, with ``limits`` (the defaults for the report and the gauge)."""
+    return evaluate(gather(settings, mapping), limits or Limits())
 
 
 def gather(settings: Settings, mapping: Mapping) -> Facts:

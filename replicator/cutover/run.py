@@ -2,11 +2,11 @@
 before the next begins, so an interrupted cutover resumes where it stopped (``resume``) or is undone
 (``abort``, which opens V1's writes again).
 
-* **check**: every blocking readiness check passes (``checks.evaluate``), else nothing changes.
+* **check**: every blocking readiness check passes (``facts.readiness``), else nothing changes.
 * **freeze**: V1 becomes read-only for applications (``v1.freeze``).
 * **fence**: a row written into V1 after the freeze; its WAL position bounds every change V2 needs.
-* **drain**: replication passes the fence (Debezium's slot confirmed it, the workers committed every
-  offset after it) and nothing is parked: V2 has applied all V1 ever committed.
+* **drain**: replication passes the fence (``drain.wait_drained`` up to its LSN: Debezium's slot
+  confirmed it, the group is behind by nothing, nothing is parked): V2 has applied all V1 committed.
 * **verify**: every V2 table compared with V1 through the mapping, V1 no longer moving.
 
 After the last step V1 stays frozen and the crew flips traffic to V2. ``abort`` afterwards opens V1
@@ -22,13 +22,13 @@ from typing import Any
 import psycopg
 
 from replicator.cutover import v1 as v1_writes
-from replicator.cutover.checks import Check, Limits, evaluate, ready
-from replicator.cutover.facts import gather
+from replicator.cutover.checks import Check, Limits, ready
+from replicator.cutover.facts import readiness
 from replicator.cutover.state import ACTIVE, STEPS, CutoverState, load, save
-from replicator.errors import ConfigError, ReplicatorError
+from replicator.drain import pg_lsn, wait_drained
+from replicator.errors import ReplicatorError, check_choices
 from replicator.mapping.model import Mapping
 from replicator.settings import Settings
-from replicator.verify.fence import wait_passed
 from replicator.verify.run import verify
 from replicator.worker.app import source_topics
 
@@ -64,20 +64,14 @@ class Cutover:
         self.mapping = mapping
         self.limits = limits or Limits()
         self.drain_timeout_s = drain_timeout_s
-        if final_verify not in FINAL_VERIFY:
-            raise ConfigError(
-                "--final-verify",
-                source="the command line",
-                problem=f"unknown {final_verify!r}",
-                valid=", ".join(FINAL_VERIFY),
-            )
+        check_choices("--final-verify", [final_verify], FINAL_VERIFY)
         self.final_verify = final_verify
         self.progress = progress
 
     # ---------------------------------------------------------------- commands
 
     def check(self) -> list[Check]:
-        return evaluate(gather(self.settings, self.mapping), self.limits)
+        return readiness(self.settings, self.mapping, self.limits)
 
     def current(self) -> CutoverState | None:
         with self._v2() as v2:
@@ -166,26 +160,21 @@ class Cutover:
         if state.fence_lsn is None:
             with self._v1() as v1:
                 state.fence_lsn = v1_writes.write_fence(v1, "cutover")
-        return f"fence at V1 LSN {_lsn(state.fence_lsn)}"
+        return f"fence at V1 LSN {pg_lsn(state.fence_lsn)}"
 
     def _drain(self, state: CutoverState) -> str:
         assert state.fence_lsn is not None
         started = time.monotonic()
-        deadline = started + self.drain_timeout_s
         topics = source_topics(sorted({t.source for t in self.mapping.tables}))
-        if not wait_passed(self.settings, topics, state.fence_lsn, timeout=self.drain_timeout_s):
+        drained = wait_drained(self.settings, topics, timeout=self.drain_timeout_s, lsn=state.fence_lsn)
+        if not drained.zero:
             raise CutoverError(
-                f"replication did not pass the fence within {self.drain_timeout_s:.0f}s "
-                "(are the workers running? `replicator status`); `replicator cutover resume` waits again"
-            )
-        while (parked := self._parked()) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        if parked:
-            raise CutoverError(
-                f"{parked:,} change(s) still parked after {self.drain_timeout_s:.0f}s; "
+                f"not drained within {self.drain_timeout_s:.0f}s: Debezium past the fence "
+                f"{'yes' if drained.slot_caught_up else 'no'}, {drained.consumer_lag:,} events behind, "
+                f"{drained.parked:,} parked (are the workers running? `replicator status`); "
                 "`replicator cutover resume` waits again"
             )
-        return f"replication passed the fence, nothing parked ({time.monotonic() - started:.1f}s)"
+        return f"replication passed the fence, nothing behind or parked ({time.monotonic() - started:.1f}s)"
 
     def _verify(self, state: CutoverState) -> str:
         if self.final_verify == "recorded":
@@ -221,17 +210,8 @@ class Cutover:
 
     # ---------------------------------------------------------------- connections
 
-    def _parked(self) -> int:
-        with self._v2() as v2:
-            row = v2.execute("SELECT count(*) FROM replicator.parked").fetchone()
-        return int(row[0]) if row else 0
-
     def _v1(self) -> psycopg.Connection[Any]:
         return psycopg.connect(self.settings.v1_admin.conninfo(), autocommit=True)
 
     def _v2(self) -> psycopg.Connection[Any]:
         return psycopg.connect(self.settings.v2_admin.conninfo(), autocommit=True)
-
-
-def _lsn(value: int) -> str:
-    return f"{value >> 32:X}/{value & 0xFFFFFFFF:X}"

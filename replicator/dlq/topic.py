@@ -55,8 +55,7 @@ class DeadLetterTopic:
         start = {} if all_generations else read_generation(self.topic, recorded)
         return [
             replace(entry, replays=replays.get((entry.partition, entry.offset), ()))
-            for entry in map(entry_of, self._records(self.topic))
-            if entry.offset >= start.get(entry.partition, 0)
+            for entry in map(entry_of, self._records(self.topic, start))
         ]
 
     def start_generation(self) -> dict[int, int]:
@@ -122,15 +121,22 @@ class DeadLetterTopic:
 
     # ---------------------------------------------------------------- I/O helpers
 
-    def _records(self, topic: str) -> list[RawRecord]:
+    def _records(self, topic: str, start: dict[int, int] | None = None) -> list[RawRecord]:
+        """Every record of ``topic`` up to its current end; per partition from ``start`` when given (the
+        current generation: earlier records are not read at all)."""
+        start = start or {}
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
         try:
             parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-            ends = {tp: end for tp, end in consumer.end_offsets(parts).items() if end > 0} if parts else {}
+            ends = consumer.end_offsets(parts) if parts else {}
+            ends = {tp: end for tp, end in ends.items() if end > start.get(tp.partition, 0)}
             if not ends:
                 return []
             consumer.assign(list(ends))
             consumer.seek_to_beginning(*ends)
+            for tp in ends:
+                if start.get(tp.partition, 0) > consumer.position(tp):
+                    consumer.seek(tp, start[tp.partition])
             out = []
             remaining = set(ends)
             while remaining:

@@ -24,7 +24,8 @@ class DataRoot:
     root: Path
     owner: Path | None
     """The state dir recorded in the root; None for a root made before roots recorded theirs."""
-    size_bytes: int
+    size_bytes: int | None
+    """None when surveyed without sizes (``stack up`` walks no data directory it keeps)."""
     running: bool
 
     @property
@@ -48,11 +49,11 @@ def claim(layout: Layout) -> None:
         owner.write_text(text)
 
 
-def survey(base: Path) -> list[DataRoot]:
-    """Every data root under ``base``, sorted by path."""
+def survey(base: Path, *, sizes: bool = True) -> list[DataRoot]:
+    """Every data root under ``base``, sorted by path; ``sizes`` walks each one to add up its bytes."""
     if not base.is_dir():
         return []
-    return [_inspect(root) for root in sorted(base.iterdir()) if root.is_dir()]
+    return [_inspect(root, sizes=sizes) for root in sorted(base.iterdir()) if root.is_dir()]
 
 
 def remove(roots: list[DataRoot]) -> int:
@@ -60,15 +61,16 @@ def remove(roots: list[DataRoot]) -> int:
     freed = 0
     for root in roots:
         if root.left_over:
+            freed += root.size_bytes if root.size_bytes is not None else _size(root.root)
             shutil.rmtree(root.root, ignore_errors=True)
-            freed += root.size_bytes
     return freed
 
 
-def _inspect(root: Path) -> DataRoot:
+def _inspect(root: Path, *, sizes: bool) -> DataRoot:
     marker = root / Layout.OWNER_FILE
     owner = Path(marker.read_text().strip()) if marker.is_file() else None
-    return DataRoot(root, owner, _size(root), any(_postmaster_alive(d) for d in root.iterdir() if d.is_dir()))
+    running = any(_postmaster_alive(d) for d in root.iterdir() if d.is_dir())
+    return DataRoot(root, owner, _size(root) if sizes else None, running)
 
 
 def _postmaster_alive(data_dir: Path) -> bool:

@@ -201,7 +201,7 @@ class Stack:
         leftovers.claim(self.layout)
         if not self.layout.pg_root_shared:
             return
-        removed = [r for r in leftovers.survey(self.layout.pg_root.parent) if r.left_over]
+        removed = [r for r in leftovers.survey(self.layout.pg_root.parent, sizes=False) if r.left_over]
         if removed:
             freed = leftovers.remove(removed)
             progress(

@@ -26,8 +26,8 @@ import psycopg
 from kafka.errors import KafkaError
 
 from replicator.connect.config import load_connector
-from replicator.cutover.checks import Limits, evaluate, ready
-from replicator.cutover.facts import gather
+from replicator.cutover.checks import ready
+from replicator.cutover.facts import readiness
 from replicator.errors import TransientError
 from replicator.mapping.model import Mapping
 from replicator.metrics import Metrics
@@ -203,6 +203,6 @@ def _export_readiness(settings: Settings, mapping: Mapping, metrics: Metrics) ->
     """``replicator_cutover_ready``: 1 when every blocking check of ``cutover check`` (default limits)
     passes, after this cycle's results were written."""
     try:
-        metrics.cutover_ready.set(1 if ready(evaluate(gather(settings, mapping), Limits())) else 0)
+        metrics.cutover_ready.set(1 if ready(readiness(settings, mapping)) else 0)
     except (psycopg.OperationalError, KafkaError, TransientError) as exc:
         log.warning("cutover readiness not refreshed: %s", type(exc).__name__)

@@ -39,7 +39,7 @@ def pipeline(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         tmp_path_factory,
         group="replicator-cutover-test",
         scale=0.02,
-        env={"REPLICATOR_DEAD_LETTER_TOPIC": f"replicator.dlq.cutover-{uuid.uuid4().hex[:8]}"},
+        dead_letter_topic=f"replicator.dlq.cutover-{uuid.uuid4().hex[:8]}",
     )
     with pipe.v2() as v2:
         v2.execute("DELETE FROM replicator.cutover")
@@ -118,13 +118,9 @@ def test_continuous_verification_exports_the_readiness(pipeline: Pipeline) -> No
     """replicator_cutover_ready is 1 after a verify cycle of the ready pipeline (0 when a table does not
     match: test_verify)."""
     registry = CollectorRegistry()
-    settings = pipeline.settings.model_copy(
-        update={
-            "consumer_group": pipeline.group,
-            "dead_letter_topic": pipeline.env["REPLICATOR_DEAD_LETTER_TOPIC"],
-        }
+    run_continuous(
+        pipeline.worker_settings, pipeline.mapping, cycles=1, interval=0, metrics=Metrics(registry)
     )
-    run_continuous(settings, pipeline.mapping, cycles=1, interval=0, metrics=Metrics(registry))
     assert registry.get_sample_value("replicator_cutover_ready") == 1
 
 

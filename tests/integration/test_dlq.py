@@ -38,7 +38,7 @@ def pipeline(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         tmp_path_factory,
         group="replicator-dlq-test",
         scale=0.02,
-        env={"REPLICATOR_DEAD_LETTER_TOPIC": DLQ},
+        dead_letter_topic=DLQ,
     )
     pipe.drained()
     yield pipe
@@ -203,10 +203,7 @@ def test_a_start_over_begins_a_new_generation(pipeline: Pipeline) -> None:
     assert before > 0
     pipeline.stop()
     try:
-        settings = pipeline.settings.model_copy(
-            update={"consumer_group": pipeline.group, "dead_letter_topic": DLQ}
-        )
-        reset_pipeline(settings, pipeline.mapping)
+        reset_pipeline(pipeline.worker_settings, pipeline.mapping)
         assert dlq("list", "--limit", "0")["matching"] == 0
         assert dlq("stats")["groups"] == []
         assert dlq("replay", "--all")["chosen"] == []

@@ -15,6 +15,7 @@ from replicator.demo.reset import reset_pipeline
 from replicator.drain import wait_drained
 from replicator.kafka_util import end_offsets, group_offsets
 from replicator.mapping.model import Mapping, load_mapping
+from replicator.settings import Settings
 from replicator.stack.manager import Stack
 from replicator.worker.app import source_topics
 from tests.support.expected import actual_v2, diff, v1_through_mapping
@@ -29,10 +30,20 @@ class Pipeline:
     start_offsets: dict[Any, int]
     group: str
     worker: int = 1
+    dead_letter_topic: str | None = None
 
     @property
     def settings(self) -> Any:
         return self.stack.settings
+
+    @property
+    def worker_settings(self) -> Settings:
+        """The stack's settings as the worker sees them: its consumer group and dead-letter topic."""
+        update: dict[str, str] = {"consumer_group": self.group}
+        if self.dead_letter_topic:
+            update["dead_letter_topic"] = self.dead_letter_topic
+        settings: Settings = self.stack.settings.model_copy(update=update)
+        return settings
 
     def v1(self) -> psycopg.Connection[Any]:
         return psycopg.connect(self.settings.v1_admin.conninfo(), autocommit=True)
@@ -60,8 +71,7 @@ class Pipeline:
 
     def drained(self, timeout: float = 180) -> None:
         """Debezium has shipped every V1 change so far, the group has applied it, nothing is parked."""
-        settings = self.settings.model_copy(update={"consumer_group": self.group})
-        state = wait_drained(settings, self.topics, timeout=timeout)
+        state = wait_drained(self.worker_settings, self.topics, timeout=timeout)
         assert state.zero, state
 
     def assert_v2_is_v1_through_mapping(self) -> None:
@@ -105,27 +115,25 @@ def start_pipeline(
     group: str,
     scale: float,
     worker: int = 1,
-    env: dict[str, str] | None = None,
+    dead_letter_topic: str | None = None,
 ) -> Pipeline:
     """The demo at ``scale`` seeded afresh, park timeouts shortened to 3 s, and one worker started in
-    ``group`` (``env`` adds settings for it)."""
+    ``group`` (writing to ``dead_letter_topic`` when given: a module's own, counted exactly)."""
     text = (SCHEMAS_DIR / "mapping.yaml").read_text()
     mapping_file = tmp_path_factory.mktemp("mapping") / "mapping.yaml"
     mapping_file.write_text(re.sub(r"park_timeout: \S+", "park_timeout: 3s", text))
     mapping = load_mapping(mapping_file)
     settings = stack.settings
     topics = source_topics(sorted({t.source for t in mapping.tables}))
-    start = reset_pipeline(settings.model_copy(update={"consumer_group": group}), mapping)
+    pipe = Pipeline(stack, mapping, {}, topics, {}, group, worker, dead_letter_topic)
+    pipe.start_offsets = reset_pipeline(pipe.worker_settings, mapping)
     with (
         psycopg.connect(settings.v1_admin.conninfo()) as v1,
         psycopg.connect(settings.v2_admin.conninfo()) as v2,
     ):
         seed(v1, v2, scale=scale)
-    worker_env = {
-        "REPLICATOR_MAPPING_PATH": str(mapping_file),
-        "REPLICATOR_CONSUMER_GROUP": group,
-        **(env or {}),
-    }
-    pipe = Pipeline(stack, mapping, worker_env, topics, start, group, worker)
+    pipe.env = {"REPLICATOR_MAPPING_PATH": str(mapping_file), "REPLICATOR_CONSUMER_GROUP": group}
+    if dead_letter_topic:
+        pipe.env["REPLICATOR_DEAD_LETTER_TOPIC"] = dead_letter_topic
     pipe.start()
     return pipe

@@ -71,3 +71,11 @@ def test_the_remaining_steps_follow_the_last_completed_one() -> None:
     assert CutoverState().remaining == ("check", "freeze", "fence", "drain", "verify")
     assert CutoverState(step="fence").remaining == ("drain", "verify")
     assert CutoverState(step="verify").remaining == ()
+
+
+def test_a_fence_position_is_spelled_as_postgresql_spells_it() -> None:
+    """The drain waits for the slot at this text: a wrong spelling would wait for the wrong position."""
+    from replicator.drain import pg_lsn
+
+    assert pg_lsn(0x1D12E390) == "0/1D12E390"
+    assert pg_lsn((5 << 32) + 0x10) == "5/10"

@@ -54,9 +54,11 @@ def test_only_the_stopped_roots_of_deleted_state_dirs_are_removed(tmp_path: Path
     assert roots[running.pg_root].running and roots[unclaimed.pg_root].owner is None
     assert roots[deleted.pg_root].owner == deleted.state_dir
 
-    freed = leftovers.remove(list(roots.values()))
+    assert all(r.size_bytes is None for r in leftovers.survey(tmp_path / "stacks", sizes=False))
+    freed = leftovers.remove(leftovers.survey(tmp_path / "stacks", sizes=False))  # sized when removed
 
-    assert freed == roots[deleted.pg_root].size_bytes > 0
+    assert freed == roots[deleted.pg_root].size_bytes
+    assert freed > 0
     remaining = {p.name for p in (tmp_path / "stacks").iterdir()}
     assert remaining == {x.pg_root.name for x in (live, running, unclaimed, foreign)}
     assert (live.pg_data("v1") / "PG_VERSION").exists()
