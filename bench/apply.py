@@ -1,6 +1,6 @@
 """Replay benchmark of the worker core: the captured demo records → ``Processor.process``, on the real stack.
 
-    python -m bench.apply [--scale 0.2] [--repeats 3] [--profile] [--faust] [--reseed]
+    python -m bench.apply [--scale 0.2] [--repeats 3] [--profile] [--faust] [--reseed] [--backlog N]
 
 Once: stack up, seed the demo at ``scale`` (first run, or ``--reseed``), register the connector and wait
 for Debezium's snapshot, keep V2's seeded database as a template, read every record of the mapped topics
@@ -8,6 +8,10 @@ from Kafka into memory. Per repeat: V2 recreated from the template (every repeat
 state, ``replicator.*`` empty), then the records go through one ``Processor`` in batches of the worker's
 ``BATCH_MAX``, interleaved across partitions the way a consumer fetches them. Measured: wall time, this
 process's CPU, and the CPU of V2's backend serving the processor.
+
+``--backlog N`` replays ``python -m bench``'s backlog instead of the snapshot: V2 with every record so far
+applied is saved as a second template, then N mixed changes (70% updates, 20% inserts, 10% deletes) are
+made to V1 and captured; each repeat replays those onto that template.
 
 References measured in the same run: COPY of as many V2 rows into identical plain tables (the fastest
 write of those rows here), JSON decoding alone, and with ``--faust`` the consumption of the same records
@@ -41,14 +45,16 @@ import psycopg
 from kafka import KafkaConsumer, TopicPartition
 from psycopg import sql
 
-from bench import stackenv
+from bench import stackenv, workload
 from replicator import gctune
 from replicator.connect.client import ConnectClient
 from replicator.connect.register import register_connector
 from replicator.demo.load import seed
 from replicator.demo.reset import reset_pipeline
+from replicator.drain import SLOT, slot_at
 from replicator.mapping.catalog import read_catalog
 from replicator.mapping.model import Mapping, load_mapping
+from replicator.poll import until
 from replicator.settings import Settings
 from replicator.stack.manager import Stack, open_stack
 from replicator.worker.app import BATCH_MAX, BATCH_WITHIN_S, source_topics
@@ -57,6 +63,7 @@ from replicator.worker.processor import Processor, Record
 
 RESULTS = stackenv.REPO / "bench" / "results"
 TEMPLATE_SUFFIX = "_bench_apply"
+BACKLOG_SUFFIX = "_bench_apply_backlog"
 FETCH_CHUNK = 500  # records a consumer takes from one partition before moving on (aiokafka-like)
 DLQ_TOPIC = "replicator.bench-apply.dlq"
 REF_SCHEMA = "bench_ref"
@@ -116,29 +123,50 @@ def _admin(settings: Settings) -> psycopg.Connection[Any]:
     return psycopg.connect(settings.v2_admin.conninfo(dbname="postgres"), autocommit=True)
 
 
-def _save_template(settings: Settings) -> None:
+def _save_template(settings: Settings, suffix: str = TEMPLATE_SUFFIX) -> None:
     db = settings.v2_admin.dbname
     with _admin(settings) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(db + TEMPLATE_SUFFIX)))
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(db + suffix)))
         admin.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(db + TEMPLATE_SUFFIX), sql.Identifier(db)
-            )
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(db + suffix), sql.Identifier(db))
         )
 
 
-def restore_v2(settings: Settings) -> None:
-    """V2 back to the seeded state: the database recreated from the template (and statistics fresh)."""
+def restore_v2(settings: Settings, suffix: str = TEMPLATE_SUFFIX) -> None:
+    """V2 back to a saved state (the seeded one by default): the database recreated from the template
+    (and statistics fresh)."""
     db = settings.v2_admin.dbname
     with _admin(settings) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db)))
         admin.execute(
             sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
-                sql.Identifier(db), sql.Identifier(db + TEMPLATE_SUFFIX)
+                sql.Identifier(db), sql.Identifier(db + suffix)
             )
         )
     with psycopg.connect(settings.v2_admin.conninfo(), autocommit=True) as v2:
         v2.execute("CHECKPOINT")  # so the replay does not pay for the copy's dirty pages
+
+
+def prepare_backlog(settings: Settings, mapping: Mapping, base: list[Record], changes: int) -> list[Record]:
+    """The backlog of ``python -m bench``, for the worker core alone: V2 with every ``base`` record
+    applied, saved as a second template; then ``changes`` mixed changes to V1 (``bench.workload``: 70%
+    updates, 20% inserts, 10% deletes, 100 per transaction) captured by Debezium. Returns their records."""
+    restore_v2(settings)
+    dead_letters = DeadLetterProducer(settings.kafka_bootstrap, DLQ_TOPIC)
+    processor = build_processor(settings, mapping, dead_letters)
+    try:
+        replay("base", processor, base, BATCH_MAX)
+    finally:
+        processor.close()
+    _save_template(settings, BACKLOG_SUFFIX)
+    topics = _topics(mapping)
+    since = _end_offsets(settings, topics)
+    with psycopg.connect(settings.v1_admin.conninfo(), autocommit=True) as v1:
+        events, write_s = workload.backlog(v1, workload.ChangeGenerator.load(v1), changes)
+        lsn = str(v1.execute("SELECT pg_current_wal_lsn()").fetchone()[0])  # type: ignore[index]
+        until(lambda: slot_at(v1, SLOT, lsn), "Debezium's capture of the backlog", 600, interval=0.5)
+    _say(f"backlog: {events:,} changes to V1 in {write_s:.1f}s, captured")
+    return read_records(settings, topics, since)
 
 
 def _topics(mapping: Mapping) -> list[str]:
@@ -154,10 +182,13 @@ def _end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartition, 
         consumer.close()
 
 
-def read_records(settings: Settings, topics: list[str]) -> list[Record]:
-    """Every record of ``topics``, in a consumer-like order: ``FETCH_CHUNK`` records of one partition at a
-    time, partitions round-robin."""
-    ends = {tp: end for tp, end in _end_offsets(settings, topics).items() if end > 0}
+def read_records(
+    settings: Settings, topics: list[str], since: dict[TopicPartition, int] | None = None
+) -> list[Record]:
+    """Every record of ``topics`` (from the offsets ``since`` when given), in a consumer-like order:
+    ``FETCH_CHUNK`` records of one partition at a time, partitions round-robin."""
+    since = since or {}
+    ends = {tp: end for tp, end in _end_offsets(settings, topics).items() if end > since.get(tp, 0)}
     if not ends:
         return []
     consumer = KafkaConsumer(
@@ -166,7 +197,8 @@ def read_records(settings: Settings, topics: list[str]) -> list[Record]:
     per_tp: dict[TopicPartition, list[Record]] = {tp: [] for tp in ends}
     try:
         consumer.assign(list(ends))
-        consumer.seek_to_beginning(*ends)
+        for tp in ends:
+            consumer.seek(tp, since.get(tp, 0))
         remaining = set(ends)
         while remaining:
             for tp, messages in consumer.poll(timeout_ms=1000).items():
@@ -600,6 +632,12 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true", help="sample the last repeat with py-spy")
     parser.add_argument("--faust", action="store_true", help="also measure Faust consumption alone")
     parser.add_argument("--reseed", action="store_true")
+    parser.add_argument(
+        "--backlog",
+        type=int,
+        default=0,
+        help="replay this many mixed changes (python -m bench's backlog) instead of the snapshot",
+    )
     parser.add_argument("--faust-child", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -611,7 +649,7 @@ def _repeats(
     top: Top = []
     dead_letters = DeadLetterProducer(settings.kafka_bootstrap, DLQ_TOPIC)
     for repeat in range(1, args.repeats + 1):
-        restore_v2(settings)
+        restore_v2(settings, BACKLOG_SUFFIX if args.backlog else TEMPLATE_SUFFIX)
         processor = build_processor(settings, mapping, dead_letters)
         label = f"Processor.process, repeat {repeat}"
         try:
@@ -641,6 +679,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     _say(f"read {len(records):,} records from Kafka in {time.perf_counter() - started:.1f}s")
     if not records:
         raise SystemExit("the demo's topics hold no records: run again with --reseed")
+    if args.backlog:
+        records = prepare_backlog(settings, mapping, records, args.backlog)
     # The worker's collector settings. The records are frozen with the start-up objects: a worker holds
     # one batch of them at a time, so the full collections must not walk all of them.
     gctune.tune()
@@ -666,6 +706,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         json.dumps(
             {
                 "scale": args.scale,
+                "backlog": args.backlog,
                 "batch": args.batch,
                 "records": len(records),
                 "runs": [r.as_dict() for r in [*runs, reference, *extra]],

@@ -174,6 +174,17 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             None if cpu is None else cpu * 1000 <= 30,
         )
     )
+    steady = _get(results, "backlog_drain", "a", "median", "cpu_s_per_1k_events_after_startup", "workers")
+    if steady is not None:
+        startup = _get(results, "backlog_drain", "a", "median", "workers_startup_cpu_s")
+        out.append(
+            _verdict(
+                f"worker CPU ms per 1K events (backlog, start-up of {startup:.1f} CPU s excluded)",
+                steady * 1000,
+                "≤ 30",
+                steady * 1000 <= 30,
+            )
+        )
     rss = max(
         [
             v

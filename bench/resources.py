@@ -12,7 +12,7 @@ from replicator.stack.process import peak_rss_mb
 TICKS = os.sysconf("SC_CLK_TCK")
 PROC = Path("/proc")
 
-__all__ = ["CpuMeter", "peak_rss_mb", "tree"]
+__all__ = ["CpuMeter", "cpu_seconds", "peak_rss_mb", "tree"]
 
 
 def _stat(pid: int) -> tuple[int, float] | None:
@@ -46,6 +46,11 @@ def tree(roots: Iterable[int], table: Mapping[int, tuple[int, float]]) -> dict[i
         out[pid] = table[pid][1]
         todo.extend(children.get(pid, ()))
     return out
+
+
+def cpu_seconds(roots: Iterable[int]) -> float:
+    """CPU seconds spent so far by the live process trees under ``roots``."""
+    return sum(tree(roots, _all()).values())
 
 
 @dataclass

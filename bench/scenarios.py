@@ -86,10 +86,14 @@ def backlog_drain(
     progress: Progress,
 ) -> list[dict[str, Any]]:
     """Consumers stopped, ``changes`` mixed changes to V1, then the time to apply them all. ``system``
-    runs, caught up."""
+    runs, caught up. A system whose consumers are processes started for the drain (the product's
+    workers) also reports their start-up CPU, measured apart with nothing to consume, and the CPU per
+    1K events without it."""
     runs = []
     for repeat in range(repeats):
         system.pause(bench)
+        startup = getattr(system, "startup_cpu", None)
+        startup_s = startup(bench, timeout=timeout) if startup else None
         with bench.v1() as v1:
             events, write_s = workload.backlog(v1, generator, changes)
         lsn = bench.v1_lsn()
@@ -107,17 +111,20 @@ def backlog_drain(
         until(partial(system.caught_up, bench, lsn), f"{system.key} drain", timeout, interval=POLL_S)
         seconds = time.monotonic() - started  # from before resume(): consumer start-up included
         cpu = meter.stop()
-        runs.append(
-            {
-                "events": events,
-                "v1_write_s": round(write_s, 2),
-                "seconds": round(seconds, 2),
-                "events_per_s": round(events / seconds, 1),
-                "cpu_s": {k: round(v, 2) for k, v in cpu.items()},
-                "cpu_s_per_1k_events": _per_1k(cpu, events),
-                "worker_peak_rss_mb": round(_rss(bench, system), 1),
-            }
-        )
+        run = {
+            "events": events,
+            "v1_write_s": round(write_s, 2),
+            "seconds": round(seconds, 2),
+            "events_per_s": round(events / seconds, 1),
+            "cpu_s": {k: round(v, 2) for k, v in cpu.items()},
+            "cpu_s_per_1k_events": _per_1k(cpu, events),
+            "worker_peak_rss_mb": round(_rss(bench, system), 1),
+        }
+        if startup_s is not None and "workers" in cpu:
+            run["workers_startup_cpu_s"] = round(startup_s, 2)
+            steady = {"workers": max(0.0, cpu["workers"] - startup_s)}
+            run["cpu_s_per_1k_events_after_startup"] = _per_1k(steady, events)
+        runs.append(run)
         progress(f"  {system.key} backlog #{repeat + 1}: {events:,} events in {seconds:.1f}s")
     return runs
 

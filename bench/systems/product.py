@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 from psycopg import sql
 
 from bench.context import Bench, Conn, count_rows
+from bench.resources import cpu_seconds
 from bench.systems.base import mirror_database
 from replicator.connect.config import load_connector
 from replicator.connect.register import register_connector
@@ -32,6 +34,7 @@ from replicator.db.bootstrap import bootstrap_v2
 from replicator.drain import SLOT, slot_at
 from replicator.kafka_util import end_offsets, group_offsets
 from replicator.mapping.catalog import read_catalog
+from replicator.poll import until
 from replicator.sink.state import STATE_TABLES
 from replicator.stack.manager import WorkerProcess
 
@@ -141,6 +144,16 @@ class ProductSystem:
         for index in self._indexes():
             bench.stack.start_worker(index, env=self._env(bench))
 
+    def startup_cpu(self, bench: Bench, *, timeout: float = 120.0) -> float:
+        """CPU seconds the workers spend from launch until each owns partitions, with nothing to consume
+        (imports, catalogs, the group join): a fixed cost per start, not per event. Paused again after."""
+        self.resume(bench)
+        ports = [bench.stack.worker_port(i) for i in self._indexes()]
+        until(lambda: all(_assigned(p) for p in ports), f"{self.key} workers' start", timeout, interval=0.1)
+        cpu = cpu_seconds(self.processes(bench)["workers"])
+        self.pause(bench)
+        return cpu
+
     def _env(self, bench: Bench) -> dict[str, str]:
         return {
             "REPLICATOR_MAPPING_PATH": str(self._mapping_path(bench)),
@@ -203,6 +216,15 @@ def product_systems() -> list[ProductSystem]:
 
 
 # ---------------------------------------------------------------------- the shared connector
+
+
+def _assigned(port: int) -> bool:
+    """Does the worker serving ``port`` own partitions (its /ready view)?"""
+    try:
+        reply = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2.0)
+    except httpx.HTTPError:
+        return False  # not serving yet
+    return int(reply.json().get("assigned_partitions") or 0) > 0
 
 
 def slot_confirmed(bench: Bench, slot: str, lsn: str) -> bool:

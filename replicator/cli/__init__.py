@@ -6,52 +6,69 @@ configuration error; 3 a component of the stack failed (its log tail is printed)
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Iterable
 
 import typer
 
-from replicator.cli import (
-    connector,
-    cutover,
-    db,
-    demo,
-    dlq,
-    load,
-    mapping,
-    orphans,
-    parity,
-    report,
-    stack,
-    status,
-    verify,
-    worker,
-)
 from replicator.errors import ConfigError, ReplicatorError, StackError
 
 EXIT_PROBLEM = 1
 EXIT_CONFIG = 2
 EXIT_STACK = 3
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
-app.add_typer(stack.app, name="stack")
-app.add_typer(connector.app, name="connector")
-app.add_typer(worker.app, name="worker")
-app.add_typer(db.app, name="db")
-app.add_typer(mapping.app, name="mapping")
-app.add_typer(demo.app, name="demo")
-app.add_typer(orphans.app, name="orphans")
-app.add_typer(dlq.app, name="dlq")
-app.add_typer(cutover.app, name="cutover")
-app.command("status")(status.status)
-app.command("parity")(parity.parity)
-app.command("report")(report.report)
-app.command("verify")(verify.verify)
-app.command("load")(load.load)
+# name → (module under replicator.cli, attribute, a group of subcommands or one command)
+COMMANDS: dict[str, tuple[str, str, bool]] = {
+    "stack": ("stack", "app", True),
+    "connector": ("connector", "app", True),
+    "worker": ("worker", "app", True),
+    "db": ("db", "app", True),
+    "mapping": ("mapping", "app", True),
+    "demo": ("demo", "app", True),
+    "orphans": ("orphans", "app", True),
+    "dlq": ("dlq", "app", True),
+    "cutover": ("cutover", "app", True),
+    "status": ("status", "status", False),
+    "parity": ("parity", "parity", False),
+    "report": ("report", "report", False),
+    "verify": ("verify", "verify", False),
+    "load": ("load", "load", False),
+}
+
+
+def build(names: Iterable[str] = COMMANDS) -> typer.Typer:
+    """The command with the subcommands ``names``. Each module is imported only when built in: together
+    they import Faust, both Kafka clients, aiohttp and httpx, about half a second of CPU that a worker
+    (and every short command) would pay at each start for code it never runs."""
+    app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+    # A callback keeps the app a group even with one command built in: Typer would otherwise run that
+    # command as the whole program and read its own name as an extra argument.
+    app.callback()(_root)
+    for name in names:
+        module, attribute, group = COMMANDS[name]
+        target = getattr(importlib.import_module(f"replicator.cli.{module}"), attribute)
+        if group:
+            app.add_typer(target, name=name)
+        else:
+            app.command(name)(target)
+    return app
+
+
+def _root() -> None:
+    """The ``replicator`` command itself takes no options."""
+
+
+def _invoked(argv: list[str]) -> list[str]:
+    """The subcommand ``argv`` names, alone; every subcommand for help, no argument, or a typo (so the
+    usage error lists them)."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    return [first] if first in COMMANDS else list(COMMANDS)
 
 
 def main() -> None:
     try:
-        app()
+        build(_invoked(sys.argv[1:]))()
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         sys.exit(EXIT_CONFIG)

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from bench import lag, workload
-from bench.report import limit_text, paired_ratio, paired_ratios
+from bench.report import limit_text, paired_ratio, paired_ratios, targets
 from bench.resources import tree
 
 
@@ -134,3 +134,23 @@ def test_rows_inserted_during_a_lag_step_are_not_changed_in_it() -> None:
     assert generator.pools["notes"] == [3, 4]
     generator._added("notes", [5])
     assert generator.pools["notes"] == [3, 4, 5]
+
+
+def test_worker_cpu_is_judged_with_and_without_the_workers_start_up() -> None:
+    drain = {
+        "events_per_s": 20_000.0,
+        "cpu_s_per_1k_events": {"workers": 0.044},
+        "cpu_s_per_1k_events_after_startup": {"workers": 0.029},
+        "workers_startup_cpu_s": 1.5,
+    }
+    verdicts = {v["target"]: v for v in targets({"backlog_drain": {"a": {"median": drain}}})}
+    assert verdicts["worker CPU ms per 1K events (backlog)"]["met"] is False
+    steady = verdicts["worker CPU ms per 1K events (backlog, start-up of 1.5 CPU s excluded)"]
+    assert steady["value"] == 29.0
+    assert steady["met"] is True
+
+
+def test_without_a_start_up_figure_only_the_whole_worker_cpu_is_judged() -> None:
+    drain = {"events_per_s": 20_000.0, "cpu_s_per_1k_events": {"workers": 0.044}}
+    names = [v["target"] for v in targets({"backlog_drain": {"a": {"median": drain}}})]
+    assert not any("start-up" in name for name in names)
