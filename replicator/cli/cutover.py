@@ -123,6 +123,7 @@ def plan(mapping_path: MappingOpt = DEFAULT_MAPPING, json: JsonOpt = False) -> N
         "fence": "a row written into replicator.fence; its WAL position bounds what V2 needs",
         "drain": "Debezium's slot passes the fence, the workers commit every offset after it, nothing parked",
         "verify": "every V2 table compared with frozen V1 through the mapping",
+        "sequences": "V2's id sequences moved past V2's highest ids and V1's sequences, for V2's own inserts",
     }
     state = _cutover(str(mapping_path)).current()
     if json:

@@ -1,6 +1,6 @@
-"""The cutover, step by step: check → freeze V1 → fence → drain → verify. Each step is recorded in V2
-before the next begins, so an interrupted cutover resumes where it stopped (``resume``) or is undone
-(``abort``, which opens V1's writes again).
+"""The cutover, step by step: check → freeze V1 → fence → drain → verify → sequences. Each step is
+recorded in V2 before the next begins, so an interrupted cutover resumes where it stopped (``resume``)
+or is undone (``abort``, which opens V1's writes again).
 
 * **check**: every blocking readiness check passes (``facts.readiness``), else nothing changes.
 * **freeze**: V1 becomes read-only for applications (``v1.freeze``).
@@ -8,6 +8,8 @@ before the next begins, so an interrupted cutover resumes where it stopped (``re
 * **drain**: replication passes the fence (``drain.wait_drained`` up to its LSN: Debezium's slot
   confirmed it, the group is behind by nothing, nothing is parked): V2 has applied all V1 committed.
 * **verify**: every V2 table compared with V1 through the mapping, V1 no longer moving.
+* **sequences**: V2's id sequences moved past V2's ids and V1's sequences (``sequences``), so the
+  application's first insert into V2 takes an id nobody had.
 
 After the last step V1 stays frozen and the crew flips traffic to V2. ``abort`` afterwards opens V1
 again (for a rollback before V2 took writes).
@@ -21,6 +23,7 @@ from typing import Any
 
 import psycopg
 
+from replicator.cutover import sequences
 from replicator.cutover import v1 as v1_writes
 from replicator.cutover.checks import Check, Limits, ready
 from replicator.cutover.facts import readiness
@@ -187,6 +190,12 @@ class Cutover:
                 "fix and `replicator cutover resume`, or `replicator cutover abort`"
             )
         return f"all {len(result.results)} V2 tables match frozen V1"
+
+    def _sequences(self, state: CutoverState) -> str:
+        with self._v1() as v1, self._v2() as v2:
+            identities = sequences.read_identities(v1, v2, self.mapping)
+            moves = sequences.advance(v2, identities)
+        return sequences.describe(identities, moves)
 
     def _recorded_verification(self) -> str:
         """Accept the last recorded results (e.g. of `verify --continuous`): V1 stays frozen for seconds

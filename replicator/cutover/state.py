@@ -12,7 +12,7 @@ import psycopg
 
 __all__ = ["ACTIVE", "STEPS", "CutoverState", "load", "save"]
 
-STEPS = ("check", "freeze", "fence", "drain", "verify")
+STEPS = ("check", "freeze", "fence", "drain", "verify", "sequences")
 ACTIVE = frozenset({"running", "paused", "failed"})
 """A cutover in one of these states holds V1 frozen (after its freeze) and must be resumed or aborted."""
 

@@ -340,7 +340,8 @@ CREATE UNIQUE INDEX users_email_key ON users (email);
 CREATE UNIQUE INDEX customers_external_ref_key ON customers (external_ref);
 CREATE UNIQUE INDEX documents_doc_uuid_key ON documents (doc_uuid);
 
--- Identity sequences continue after the highest id (V2 takes over id generation at cutover).
+-- Identity sequences continue after the highest id. Replication writes V1's ids explicitly and leaves the
+-- sequences here: `replicator cutover run` moves them past V2's ids and V1's sequences before the flip.
 SELECT setval(pg_get_serial_sequence('networks', 'id'), coalesce(max(id), 0) + 1, false) FROM networks;
 SELECT setval(pg_get_serial_sequence('offices', 'id'), coalesce(max(id), 0) + 1, false) FROM offices;
 SELECT setval(pg_get_serial_sequence('users', 'id'), coalesce(max(id), 0) + 1, false) FROM users;

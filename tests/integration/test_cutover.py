@@ -20,6 +20,7 @@ import httpx
 import psycopg
 import pytest
 from prometheus_client import CollectorRegistry
+from psycopg import sql
 
 from replicator.connect.client import ConnectClient
 from replicator.cutover.v1 import thaw
@@ -143,24 +144,54 @@ def test_a_cutover_that_is_not_ready_leaves_v1_untouched(pipeline: Pipeline) -> 
 
 def test_run_freezes_v1_drains_past_the_fence_and_verifies(pipeline: Pipeline) -> None:
     """A change just before the run reaches V2; applications' sessions are ended and new ones cannot
-    write; V2 equals V1; Debezium, restarted during the freeze, keeps running and heartbeating; a second
-    run is refused."""
+    write; V2 equals V1; V2's id sequences are past every id V2 holds and V1 handed out; Debezium,
+    restarted during the freeze, keeps running and heartbeating; a second run is refused."""
     app_session = pipeline.v1()
     with pipeline.v1() as v1:
         v1.execute(
             "UPDATE customers SET phone = 'before the cutover' WHERE id = (SELECT max(id) FROM customers)"
         )
+        # Ids V1 handed out and lost (rolled-back inserts): V2 must not hand them out again.
+        burnt = v1.execute(
+            "SELECT max(nextval(pg_get_serial_sequence('customers', 'id'))) FROM generate_series(1, 50)"
+        ).fetchone()[0]  # type: ignore[index]
     code, out = cutover(pipeline, "run")
     assert code == 0, out
     state = out["cutover"]
-    assert (state["status"], state["step"]) == ("done", "verify") and state["fence_lsn"] > 0
+    assert (state["status"], state["step"]) == ("done", "sequences") and state["fence_lsn"] > 0
     with pytest.raises(psycopg.OperationalError):
         app_session.execute("SELECT 1")
     assert not v1_writable(pipeline)
     pipeline.assert_v2_is_v1_through_mapping()
+    assert_v2_generates_new_ids(pipeline, customers_after=burnt)
     assert_debezium_survives_a_restart(pipeline)
     code, out = cutover(pipeline, "run")
     assert code == 1 and "abort" in out["error"]
+
+
+V2_IDENTITIES_SQL = """
+SELECT c.table_name, pg_get_serial_sequence(format('%%I.%%I', c.table_schema, c.table_name), c.column_name)
+FROM information_schema.columns c
+WHERE c.table_schema = 'public' AND c.is_identity = 'YES' AND c.table_name = ANY(%s)
+ORDER BY 1
+"""
+
+
+def assert_v2_generates_new_ids(pipeline: Pipeline, *, customers_after: int) -> None:
+    """Every identity column of the V2 tables the mapping writes: nextval gives an id above every id in
+    the table (and, for customers, above the ids V1 burnt), so the application's inserts after the flip
+    do not collide with replicated rows."""
+    tables = list(pipeline.mapping.target_tables())
+    with pipeline.v2() as v2:
+        identities = v2.execute(V2_IDENTITIES_SQL, [tables]).fetchall()
+        assert "customers" in {t for t, _ in identities}, identities
+        for table, sequence in identities:
+            top_sql = sql.SQL("SELECT coalesce(max(id), 0) FROM public.{}").format(sql.Identifier(table))
+            top = v2.execute(top_sql).fetchone()[0]  # type: ignore[index]
+            given = v2.execute("SELECT nextval(%s::regclass)", [sequence]).fetchone()[0]  # type: ignore[index]
+            assert given > top, (table, given, top)
+            if table == "customers":
+                assert given > customers_after, (given, customers_after)
 
 
 def assert_debezium_survives_a_restart(pipeline: Pipeline) -> None:
@@ -204,7 +235,7 @@ def test_a_paused_cutover_resumes_from_its_step(pipeline: Pipeline) -> None:
     verify(pipeline)
     code, out = cutover(pipeline, "run", "--until", "fence")
     assert code == 0 and (out["cutover"]["status"], out["cutover"]["step"]) == ("paused", "fence")
-    assert out["cutover"]["remaining"] == ["drain", "verify"]
+    assert out["cutover"]["remaining"] == ["drain", "verify", "sequences"]
     assert not v1_writable(pipeline)
     fence = out["cutover"]["fence_lsn"]
     code, out = cutover(pipeline, "resume", "--final-verify", "recorded")
@@ -220,6 +251,7 @@ def test_a_paused_cutover_resumes_from_its_step(pipeline: Pipeline) -> None:
         "resumed",
         "drain done",
         "verify done",
+        "sequences done",
         "done",
     ]
     code, out = cutover(pipeline, "abort")

@@ -68,9 +68,9 @@ def test_a_frozen_v1_is_noted_not_blocking() -> None:
 
 
 def test_the_remaining_steps_follow_the_last_completed_one() -> None:
-    assert CutoverState().remaining == ("check", "freeze", "fence", "drain", "verify")
-    assert CutoverState(step="fence").remaining == ("drain", "verify")
-    assert CutoverState(step="verify").remaining == ()
+    assert CutoverState().remaining == ("check", "freeze", "fence", "drain", "verify", "sequences")
+    assert CutoverState(step="fence").remaining == ("drain", "verify", "sequences")
+    assert CutoverState(step="sequences").remaining == ()
 
 
 def test_a_fence_position_is_spelled_as_postgresql_spells_it() -> None:
