@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "orphans": ("orphans", "app", True),
     "dlq": ("dlq", "app", True),
     "cutover": ("cutover", "app", True),
+    "repair": ("repair", "app", True),
     "status": ("status", "status", False),
     "parity": ("parity", "parity", False),
     "report": ("report", "report", False),

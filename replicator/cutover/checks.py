@@ -27,6 +27,8 @@ class Limits:
 class Verification:
     status: str
     age_s: float
+    extra: int = 0
+    """V2 rows V1 does not produce (``replicator repair extra`` removes them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +129,9 @@ def _verification(facts: Facts, limits: Limits) -> Check:
             parts.append(f"never verified: {', '.join(missing)}")
         if stale:
             parts.append(f"verified more than {limits.max_verify_age_s / 3600:g} h ago: {', '.join(stale)}")
+        extra = sum(facts.verification[t].extra for t in failed)
+        if extra:
+            parts.append(f"{extra:,} extra V2 row(s), which `replicator repair extra` removes")
         return Check("verification", False, "; ".join(parts) + " (run `replicator verify`)")
     return Check("verification", True, f"all {len(facts.v2_tables)} V2 tables match V1")
 

@@ -24,7 +24,8 @@ SLOT_SQL = (
     "FROM pg_replication_slots WHERE slot_name = %s"
 )
 VERIFICATION_SQL = (
-    "SELECT tbl, status, extract(epoch FROM clock_timestamp() - checked_at) FROM replicator.verification"
+    "SELECT tbl, status, extract(epoch FROM clock_timestamp() - checked_at), extra "
+    "FROM replicator.verification"
 )
 
 
@@ -39,7 +40,8 @@ def gather(settings: Settings, mapping: Mapping) -> Facts:
         is_frozen = frozen(v1)
     with psycopg.connect(settings.v2_admin.conninfo(), autocommit=True) as v2:
         verification = {
-            str(t): Verification(str(s), float(age)) for t, s, age in v2.execute(VERIFICATION_SQL).fetchall()
+            str(t): Verification(str(s), float(age), int(extra))
+            for t, s, age, extra in v2.execute(VERIFICATION_SQL).fetchall()
         }
     status = read_status(settings, settings.topic_prefix)
     # Consumer lag of the mapped tables only: the fence and heartbeat topics are read by nobody.

@@ -65,7 +65,7 @@ def select_keys(
 ) -> tuple[sql.Composed, list[object]]:
     """Rows of ``table`` whose ``match`` columns equal one of ``values``; selects ``match`` then ``key``.
     The arrays are sent in binary: dumping them as text costs a regex substitution per element."""
-    where, params = _matching(catalog, table, match, values)
+    where, params = matching(catalog, table, match, values)
     statement = sql.SQL("SELECT {match}, {key} FROM {schema}.{table} WHERE {where}").format(
         match=sql.SQL(", ").join(map(sql.Identifier, match)),
         key=sql.SQL(", ").join(map(sql.Identifier, key)),
@@ -80,14 +80,14 @@ def delete_keys(
     catalog: Catalog, table: str, key: Sequence[str], values: Iterable[tuple[object, ...]]
 ) -> tuple[sql.Composed, list[object]]:
     """Delete the rows of ``table`` whose ``key`` columns equal one of ``values``."""
-    where, params = _matching(catalog, table, key, values)
+    where, params = matching(catalog, table, key, values)
     statement = sql.SQL("DELETE FROM {schema}.{table} WHERE {where}").format(
         schema=sql.Identifier(catalog.schema), table=sql.Identifier(table), where=where
     )
     return statement, params
 
 
-def _matching(
+def matching(
     catalog: Catalog, table: str, match: Sequence[str], values: Iterable[tuple[object, ...]]
 ) -> tuple[sql.Composed, list[object]]:
     """``(match) IN (SELECT * FROM unnest(arrays))`` and its parameters: one binary array per column."""

@@ -7,10 +7,6 @@ happens, the module ends with V1 open again: other modules share it.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -56,35 +52,12 @@ def pipeline(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 def cutover(pipeline: Pipeline, *args: str) -> tuple[int, Any]:
-    result = subprocess.run(
-        [sys.executable, "-m", "replicator", "cutover", *args, "--json"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **pipeline.env},
-        timeout=600,
-        check=False,
-    )
-    assert result.stdout, result.stderr
-    return result.returncode, json.loads(result.stdout)
+    return pipeline.run_json("cutover", *args)
 
 
 def verify(pipeline: Pipeline) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "replicator",
-            "verify",
-            "--restart",
-            "--mapping",
-            pipeline.env["REPLICATOR_MAPPING_PATH"],
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **pipeline.env},
-        timeout=600,
-        check=False,
-    )
+    mapping = pipeline.env["REPLICATOR_MAPPING_PATH"]
+    result = pipeline.run("verify", "--restart", "--mapping", mapping)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -3,7 +3,11 @@ own consumer group, and the checks those tests share."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +51,23 @@ class Pipeline:
 
     def v1(self) -> psycopg.Connection[Any]:
         return psycopg.connect(self.settings.v1_admin.conninfo(), autocommit=True)
+
+    def run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        """``replicator ARGS`` as an operator runs it, in a subprocess with this pipeline's settings."""
+        return subprocess.run(
+            [sys.executable, "-m", "replicator", *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **self.env},
+            timeout=timeout,
+            check=False,
+        )
+
+    def run_json(self, *args: str) -> tuple[int, Any]:
+        """``replicator ARGS --json``: its exit code and its JSON."""
+        result = self.run(*args, "--json")
+        assert result.stdout, result.stderr
+        return result.returncode, json.loads(result.stdout)
 
     def v2(self) -> psycopg.Connection[Any]:
         return psycopg.connect(self.settings.v2_admin.conninfo(), autocommit=True)

@@ -110,7 +110,8 @@ CREATE TABLE IF NOT EXISTS replicator.verification (
 );
 
 -- The cutover under way, or the last one (one row; `replicator cutover`). `step`: the last step
--- completed (check, freeze, fence, drain, verify); `status`: running | paused | failed | done | aborted.
+-- completed (check, freeze, fence, drain, verify, sequences); `status`: running | paused | failed | done |
+-- aborted.
 -- Not part of the pipeline's state: a reset never forgets that V1 is frozen.
 CREATE TABLE IF NOT EXISTS replicator.cutover (
     id integer PRIMARY KEY DEFAULT 1 CHECK (id = 1),
@@ -121,4 +122,13 @@ CREATE TABLE IF NOT EXISTS replicator.cutover (
     started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     updated_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     history jsonb NOT NULL DEFAULT '[]'
+);
+
+-- The V2 rows `replicator repair extra` removed (rows V1 does not produce through the mapping), whole,
+-- as they were: a removal can be checked and undone by hand.
+CREATE TABLE IF NOT EXISTS replicator.removed_rows (
+    id bigserial PRIMARY KEY,
+    tbl text NOT NULL,
+    row_before jsonb NOT NULL,
+    removed_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );

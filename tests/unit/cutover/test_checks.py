@@ -79,3 +79,11 @@ def test_a_fence_position_is_spelled_as_postgresql_spells_it() -> None:
 
     assert pg_lsn(0x1D12E390) == "0/1D12E390"
     assert pg_lsn((5 << 32) + 0x10) == "5/10"
+
+
+def test_extra_rows_behind_a_mismatch_point_to_repair_extra() -> None:
+    facts = replace(READY, verification={**READY.verification, "users": Verification("mismatch", 60.0, 3)})
+    (check,) = [c for c in evaluate(facts, Limits()) if c.name == "verification"]
+    assert not check.passed
+    assert "not matching: users" in check.detail
+    assert "3 extra V2 row(s), which `replicator repair extra` removes" in check.detail

@@ -1,0 +1,189 @@
+"""``replicator repair extra``: remove the V2 rows V1 does not produce through the mapping.
+
+Replication only ever changes rows V1 changes, so a row V2 got from outside it — typically from the
+earlier batch migration, deleted in V1 since — stays for good, ``verify`` reports it as *extra* and
+the cutover check refuses to go on. This finds those rows chunk by chunk, the way ``verify`` compares
+(V1 through the mapping, its filters and orphan policies, against V2), and removes them safely while
+the workers run:
+
+1. V2's rows of the chunk that V1 does not produce are the candidates.
+2. In one V2 transaction: the candidates still in V2 are locked (``FOR UPDATE``); V1 is read again for
+   exactly those keys (a new snapshot); a candidate V1 now produces is kept. A worker applying a
+   change to a locked row waits for the transaction, and applies it after: so a row V1 inserted after
+   the second read comes back as the worker writes it, and one V1 changed before it is not removed.
+3. The confirmed rows are copied whole into ``replicator.removed_rows`` and deleted, in one
+   statement.
+
+Tables go children first (a removed child never blocks its removed parent). A parent still referenced
+by a V2 row that is not extra (a child whose reference V2 holds differently from V1) cannot go: that
+chunk is rolled back and named, with the constraint, and the rest goes on. Nothing here prints or logs
+row values; keys are shown as ``verify`` shows them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from replicator.mapping.catalog import Catalog, read_catalog
+from replicator.mapping.model import Mapping
+from replicator.pipeline.fk import canonical_key
+from replicator.settings import Settings
+from replicator.sink.keys import matching, select_keys
+from replicator.verify.chunks import Chunk, Key
+from replicator.verify.read import Reader, connect_v1, connect_v2
+from replicator.verify.run import DEFAULT_CHUNK_ROWS, plan_table, resolve_tables
+
+__all__ = ["ExtraRows", "children_first", "remove_extra"]
+
+log = logging.getLogger(__name__)
+
+SAMPLE_SIZE = 20
+Progress = Callable[[str], None]
+
+
+@dataclass(slots=True)
+class ExtraRows:
+    """One V2 table: what was extra, what a second look kept, what went."""
+
+    table: str
+    found: int = 0
+    kept: int = 0
+    """Extra at the comparison, produced by V1 at the second read (changed meanwhile): not removed."""
+    removed: int = 0
+    blocked: list[str] = field(default_factory=list)
+    """Why chunks could not be removed (a constraint), one line each; their rows stay."""
+    sample: list[dict[str, object]] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return not self.blocked
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "table": self.table,
+            "found": self.found,
+            "kept": self.kept,
+            "removed": self.removed,
+            "blocked": list(self.blocked),
+            "sample": list(self.sample),
+        }
+
+
+def children_first(parents: dict[str, tuple[str, ...]], tables: Sequence[str]) -> list[str]:
+    """``tables`` ordered so that a table comes before every table it references. The tables of a
+    reference cycle come together, once no table outside the cycle references them (in the given
+    order among themselves). Pure."""
+    reach = {t: _reachable(parents, t) for t in tables}
+    left = list(tables)
+    out: list[str] = []
+    while left:
+        referencing = {t: [r for r in left if r != t and t in parents.get(r, ())] for t in left}
+        ready = [t for t in left if not referencing[t]]
+        if not ready:  # only cycles left: a table referenced from inside its own cycle alone
+            ready = [next(t for t in left if all(r in reach[t] and t in reach[r] for r in referencing[t]))]
+        out += ready
+        left = [t for t in left if t not in ready]
+    return out
+
+
+def _reachable(parents: dict[str, tuple[str, ...]], start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = list(parents.get(start, ()))
+    while todo:
+        table = todo.pop()
+        if table not in seen:
+            seen.add(table)
+            todo += parents.get(table, ())
+    return seen
+
+
+def remove_extra(
+    settings: Settings,
+    mapping: Mapping,
+    *,
+    tables: Sequence[str] | None = None,
+    dry_run: bool = False,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    progress: Progress = lambda _: None,
+) -> list[ExtraRows]:
+    names = children_first(mapping.parents(), resolve_tables(mapping, tables))
+    with connect_v1(settings.v1_admin.conninfo()) as v1, connect_v2(settings.v2_admin.conninfo()) as v2:
+        reader = Reader(v1, v2, mapping)
+        catalog = read_catalog(v2, mapping.target_schema)
+        out = []
+        for table in names:
+            result = ExtraRows(table)
+            for chunk in plan_table(reader, table, chunk_rows):
+                _chunk(reader, catalog, table, chunk, result, dry_run=dry_run)
+            progress(
+                f"{table}: {result.found:,} extra"
+                + ("" if dry_run else f", {result.removed:,} removed")
+                + (f", {result.kept:,} kept (V1 changed)" if result.kept else "")
+                + (f", blocked: {'; '.join(result.blocked)}" if result.blocked else "")
+            )
+            out.append(result)
+    return out
+
+
+def _chunk(
+    reader: Reader, catalog: Catalog, table: str, chunk: Chunk, result: ExtraRows, *, dry_run: bool
+) -> None:
+    spec = reader.spec(table)
+    expected = reader.read_expected(spec, chunk)
+    _actual, display, typed = reader.read_actual(spec, chunk)
+    candidates = sorted(ck for ck in typed if ck not in expected.tokens)
+    if not candidates:
+        return
+    result.found += len(candidates)
+    result.sample += [display[ck] for ck in candidates[: SAMPLE_SIZE - len(result.sample)]]
+    if dry_run:
+        return
+    v2 = reader.v2
+    try:
+        with v2.transaction():
+            locked = _lock(v2, catalog, table, spec.key, [typed[ck] for ck in candidates])
+            again = reader.read_expected(spec, chunk, keys=list(locked.values())) if locked else None
+            confirmed = [key for ck, key in locked.items() if again is None or ck not in again.tokens]
+            result.kept += len(locked) - len(confirmed)
+            if confirmed:
+                result.removed += _backup_and_delete(v2, catalog, table, spec.key, confirmed)
+    except psycopg.errors.ForeignKeyViolation as exc:
+        diag = exc.diag
+        note = (
+            f"chunk {chunk.index}: still referenced by V2 rows of {diag.table_name or '?'} "
+            f"(constraint {diag.constraint_name or '?'}) that V1 does not reference it with: "
+            "`replicator verify` names them"
+        )
+        result.blocked.append(note)
+        log.warning("extra rows of %s not removed: %s", table, note)
+
+
+def _lock(
+    v2: psycopg.Connection[Any], catalog: Catalog, table: str, key: Sequence[str], keys: list[Key]
+) -> dict[str, Key]:
+    """Lock the rows of ``keys`` still in V2; canonical key → key of each."""
+    statement, params = select_keys(catalog, table, key, key, keys)
+    rows = v2.execute(sql.SQL("{} FOR UPDATE").format(statement), params).fetchall()
+    return {canonical_key(row[len(key) :]): tuple(row[len(key) :]) for row in rows}
+
+
+def _backup_and_delete(
+    v2: psycopg.Connection[Any], catalog: Catalog, table: str, key: Sequence[str], keys: list[Key]
+) -> int:
+    where, params = matching(catalog, table, key, keys)
+    statement = sql.SQL(
+        "WITH gone AS (DELETE FROM {schema}.{table} WHERE {where} RETURNING to_jsonb({table}.*) AS row) "
+        "INSERT INTO replicator.removed_rows (tbl, row_before) SELECT {name}, row FROM gone"
+    ).format(
+        schema=sql.Identifier(catalog.schema),
+        table=sql.Identifier(table),
+        where=where,
+        name=sql.Literal(table),
+    )
+    return v2.execute(statement, params).rowcount
