@@ -111,7 +111,11 @@ def remove_extra(
     dry_run: bool = False,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     progress: Progress = lambda _: None,
+    after_compare: Callable[[str, list[Key]], None] | None = None,
 ) -> list[ExtraRows]:
+    """Find (and unless ``dry_run`` remove) the extra rows of ``tables`` (default: every V2 table of the
+    mapping). ``after_compare(table, keys)`` is called between a chunk's comparison and its removal
+    (a test changes V1 there, as a live V1 may)."""
     names = children_first(mapping.parents(), resolve_tables(mapping, tables))
     with connect_v1(settings.v1_admin.conninfo()) as v1, connect_v2(settings.v2_admin.conninfo()) as v2:
         reader = Reader(v1, v2, mapping)
@@ -120,7 +124,7 @@ def remove_extra(
         for table in names:
             result = ExtraRows(table)
             for chunk in plan_table(reader, table, chunk_rows):
-                _chunk(reader, catalog, table, chunk, result, dry_run=dry_run)
+                _chunk(reader, catalog, table, chunk, result, dry_run=dry_run, after_compare=after_compare)
             progress(
                 f"{table}: {result.found:,} extra"
                 + ("" if dry_run else f", {result.removed:,} removed")
@@ -132,7 +136,14 @@ def remove_extra(
 
 
 def _chunk(
-    reader: Reader, catalog: Catalog, table: str, chunk: Chunk, result: ExtraRows, *, dry_run: bool
+    reader: Reader,
+    catalog: Catalog,
+    table: str,
+    chunk: Chunk,
+    result: ExtraRows,
+    *,
+    dry_run: bool,
+    after_compare: Callable[[str, list[Key]], None] | None,
 ) -> None:
     spec = reader.spec(table)
     expected = reader.read_expected(spec, chunk)
@@ -144,6 +155,8 @@ def _chunk(
     result.sample += [display[ck] for ck in candidates[: SAMPLE_SIZE - len(result.sample)]]
     if dry_run:
         return
+    if after_compare is not None:
+        after_compare(table, [typed[ck] for ck in candidates])
     v2 = reader.v2
     try:
         with v2.transaction():

@@ -14,6 +14,7 @@ import pytest
 from psycopg import sql
 
 from replicator.stack.manager import Stack
+from replicator.verify.extra import remove_extra
 from tests.support.pipeline import Pipeline, start_pipeline
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -134,3 +135,29 @@ def test_an_unknown_table_is_a_usage_error_naming_the_valid_ones(pipeline: Pipel
     result = pipeline.run("repair", "extra", "--table", "nope", "--dry-run", timeout=120)
     assert result.returncode == 2
     assert "nope" in result.stderr and "listings" in result.stderr
+
+
+def test_a_row_v1_inserts_after_the_comparison_is_kept(pipeline: Pipeline) -> None:
+    """Extra when compared, then inserted into V1 and applied by the worker before the removal: the
+    second look at V1 keeps it. Removed anyway, it would be lost: no later change brings it back."""
+    note = first_ids(pipeline, "notes", 1)[0]
+    copy_row(pipeline, "notes", note, id=BIG + 30)
+
+    def v1_inserts_it(table: str, keys: list[tuple[object, ...]]) -> None:
+        assert (table, keys) == ("notes", [(BIG + 30,)])
+        with pipeline.v1() as v1:
+            v1.execute(
+                "INSERT INTO notes (id, author_user_id, subject_type, subject_id, body, is_deleted, "
+                "created_at) SELECT %s, author_user_id, subject_type, subject_id, 'written during the "
+                "repair', 'N', created_at FROM notes WHERE id = %s",
+                [BIG + 30, note],
+            )
+        pipeline.drained()  # the worker has written V1's row over the extra one
+
+    (result,) = remove_extra(
+        pipeline.settings, pipeline.mapping, tables=["notes"], after_compare=v1_inserts_it
+    )
+    assert (result.found, result.kept, result.removed) == (1, 1, 0)
+    pipeline.drained()
+    assert present(pipeline, "notes", [BIG + 30]) == [BIG + 30]
+    pipeline.assert_v2_is_v1_through_mapping()
