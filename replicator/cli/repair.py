@@ -56,11 +56,15 @@ def extra_command(
         )
     else:
         rows = [r for r in results if r.found]
-        table(
-            "extra V2 rows" + (" (dry run)" if dry_run else ""),
-            ["table", "found", "kept (V1 changed)", "removed", "blocked"],
-            [(r.table, f"{r.found:,}", f"{r.kept:,}", f"{r.removed:,}", "; ".join(r.blocked)) for r in rows],
-        )
+        if rows:
+            table(
+                "extra V2 rows" + (" (dry run)" if dry_run else ""),
+                ["table", "found", "kept (V1 changed)", "removed", "blocked"],
+                [
+                    (r.table, f"{r.found:,}", f"{r.kept:,}", f"{r.removed:,}", "; ".join(r.blocked))
+                    for r in rows
+                ],
+            )
         verb = "would remove" if dry_run else "removed"
         progress_line(
             f"{verb} {found if dry_run else removed:,} of {found:,} extra V2 rows in {len(rows)} table(s)"
