@@ -112,7 +112,7 @@ def fix_orphans(
                     _backup(conn, mapping, query, action)
                     fix.rows += _apply(conn, mapping, query, action)
             except (psycopg.IntegrityError, psycopg.DataError) as exc:
-                fix.error = f"{type(exc).__name__}: {_describe(exc)}"
+                fix.error = f"{type(exc).__name__}: {_describe(exc)}" + _hint(exc, action)
                 continue
             changed += count
         if not changed:
@@ -161,6 +161,16 @@ def _apply(conn: psycopg.Connection[Any], mapping: Mapping, query: OrphanQuery, 
     else:
         statement = sql.SQL("DELETE FROM {} WHERE {}").format(target, query.predicate)
     return conn.execute(statement, query.params).rowcount
+
+
+def _hint(exc: psycopg.Error, action: str) -> str:
+    """What to do about a fix V1 refused."""
+    if action == "set_null" and isinstance(exc, psycopg.errors.NotNullViolation):
+        return (
+            " (V1 does not allow NULL there: give the relationship on_orphan: drop or dead_letter in the "
+            "mapping, or insert the missing parents)"
+        )
+    return ""
 
 
 def _describe(exc: psycopg.Error) -> str:

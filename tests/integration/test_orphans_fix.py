@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -114,3 +116,32 @@ def test_dead_letter_orphans_are_deleted_only_when_asked(v1: psycopg.Connection[
 def test_an_unknown_relationship_is_a_usage_error(v1: psycopg.Connection[Any]) -> None:
     code, message = orphans_cli("fix", "--relationship", "no_such_relationship")
     assert code == 2 and "no_such_relationship" in message
+
+
+def test_set_null_on_a_column_v1_keeps_not_null_is_refused_whole_and_says_what_to_do(
+    v1: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    """audit_logs.user_id is NOT NULL in V1: a mapping that asks set_null there gets an error naming the
+    column and the way out (exit 1); the orphan, and the backup, are as before (one transaction)."""
+    text = (SCHEMAS_DIR / "mapping.yaml").read_text()
+    rule = re.compile(r"(- name: audit_logs_user\n(?:    .*\n)*?    on_orphan: )drop")
+    assert rule.search(text), "the demo mapping's audit_logs_user relationship changed shape"
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(rule.sub(r"\1set_null", text))
+    orphan = v1.execute(
+        "INSERT INTO audit_logs (user_id, entity_type, entity_id, action, changes, ip_address, created_at) "
+        "VALUES (2000000000, 'listing', 1, 2, '{}', '10.0.0.1', localtimestamp) RETURNING id"
+    ).fetchone()[0]  # type: ignore[index]
+    kept = backups(v1)
+    try:
+        code, report = orphans_cli(
+            "fix", "--mapping", str(mapping), "--relationship", "audit_logs_user", "--json"
+        )
+        assert code == 1, report
+        (fix,) = report["fixes"]
+        assert fix["action"] == "set_null" and fix["error"].startswith("NotNullViolation")
+        assert "column user_id" in fix["error"] and "on_orphan: drop or dead_letter" in fix["error"]
+        still = v1.execute("SELECT user_id FROM audit_logs WHERE id = %s", [orphan]).fetchone()
+        assert still == (2000000000,) and backups(v1) == kept
+    finally:
+        v1.execute("DELETE FROM audit_logs WHERE id = %s", [orphan])
