@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from replicator.cutover.sequences import Identity, Move, describe, target
+from replicator.cutover.sequences import Identity, Move, describe, plan_moves, target
 
 
 def identity(next_value: int, v2_max: int | None, v1_next: int | None, increment: int = 1) -> Identity:
@@ -50,3 +50,14 @@ def test_the_detail_names_the_largest_moves_first() -> None:
 
 def test_nothing_sequence_backed_is_said_plainly() -> None:
     assert describe([], []) == "no V2 table the mapping writes has a sequence-backed column"
+
+
+def test_a_sequence_several_tables_share_moves_once_past_all_of_their_ids() -> None:
+    shared = [
+        Identity("c", "id", "app.global_id", 1, 1, 30, None),
+        Identity("d", "id", "app.global_id", 1, 1, 50, None),
+        Identity("e", "id", "app.global_id", 1, 1, 40, 45),
+    ]
+    (move,) = plan_moves(shared)
+    assert (move.identity.sequence, move.to) == ("app.global_id", 51)
+    assert describe(shared, [move]).startswith("1 of 1 V2 id sequences moved")
