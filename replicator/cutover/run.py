@@ -128,7 +128,13 @@ class Cutover:
         for step in state.remaining:
             self.progress(f"{step}…")
             try:
-                state.detail = getattr(self, f"_{step}")(state)
+                try:
+                    state.detail = getattr(self, f"_{step}")(state)
+                except psycopg.Error as exc:  # a database refused: the step can be retried once fixed
+                    raise CutoverError(
+                        f"{step} failed: {type(exc).__name__}, sqlstate {exc.sqlstate or '?'}; fix it and "
+                        "`replicator cutover resume` (the step runs again), or `replicator cutover abort`"
+                    ) from None
             except CutoverError as exc:
                 state.status, state.detail = "failed", str(exc)
                 save(v2, state, f"{step} failed")

@@ -229,3 +229,32 @@ def test_a_paused_cutover_resumes_from_its_step(pipeline: Pipeline) -> None:
     ]
     code, out = cutover(pipeline, "abort")
     assert code == 0 and v1_writable(pipeline)
+
+
+def test_a_step_the_database_refuses_fails_named_and_resumes_once_fixed(pipeline: Pipeline) -> None:
+    """V2's customers sequence may not go past its MAXVALUE, which the ids V1 handed out now exceed:
+    the sequences step fails with the SQLSTATE (no values), the cutover is recorded failed after verify,
+    and resume runs the step again once the limit is lifted."""
+    verify(pipeline)
+    with pipeline.v2() as v2:
+        last = v2.execute(
+            "SELECT coalesce(last_value, start_value) FROM pg_sequences "
+            "WHERE schemaname = 'public' AND sequencename = 'customers_id_seq'"
+        ).fetchone()[0]  # type: ignore[index]
+        v2.execute(sql.SQL("ALTER TABLE customers ALTER COLUMN id SET MAXVALUE {}").format(sql.Literal(last)))
+    with pipeline.v1() as v1:
+        v1.execute("SELECT nextval(pg_get_serial_sequence('customers', 'id')) FROM generate_series(1, 10)")
+    try:
+        code, out = cutover(pipeline, "run", "--final-verify", "recorded")
+        assert code == 1, out
+        assert "sequences failed: NumericValueOutOfRange, sqlstate 22003" in out["error"]
+        assert "resume" in out["error"]
+        code, out = cutover(pipeline, "plan")
+        assert (out["cutover"]["status"], out["cutover"]["step"]) == ("failed", "verify")
+    finally:
+        with pipeline.v2() as v2:
+            v2.execute("ALTER TABLE customers ALTER COLUMN id SET NO MAXVALUE")
+    code, out = cutover(pipeline, "resume", "--final-verify", "recorded")
+    assert code == 0 and (out["cutover"]["status"], out["cutover"]["step"]) == ("done", "sequences")
+    code, out = cutover(pipeline, "abort")
+    assert code == 0 and v1_writable(pipeline)
