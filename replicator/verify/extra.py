@@ -14,9 +14,11 @@ the workers run:
 3. The confirmed rows are copied whole into ``replicator.removed_rows`` and deleted, in one
    statement.
 
-Tables go children first (a removed child never blocks its removed parent). A parent still referenced
-by a V2 row that is not extra (a child whose reference V2 holds differently from V1) cannot go: that
-chunk is rolled back and named, with the constraint, and the rest goes on. Nothing here prints or logs
+Tables go children first (a removed child never blocks its removed parent); a chunk held by a row
+removed later (the same table's next chunk, a reference cycle) is tried again while passes remove
+something. A parent still referenced by a V2 row that is not extra (a child whose reference V2 holds
+differently from V1), or two extra rows of two tables referencing each other, cannot go: that chunk is
+rolled back and named, with the constraint, and the rest goes on. Nothing here prints or logs
 row values; keys are shown as ``verify`` shows them.
 """
 
@@ -44,6 +46,9 @@ __all__ = ["ExtraRows", "children_first", "remove_extra"]
 log = logging.getLogger(__name__)
 
 SAMPLE_SIZE = 20
+MAX_PASSES = 5
+"""Blocked chunks are tried again while a pass removes something: a row of a later chunk, or of a table
+later in the order (a reference cycle), may have held them."""
 Progress = Callable[[str], None]
 
 
@@ -120,19 +125,39 @@ def remove_extra(
     with connect_v1(settings.v1_admin.conninfo()) as v1, connect_v2(settings.v2_admin.conninfo()) as v2:
         reader = Reader(v1, v2, mapping)
         catalog = read_catalog(v2, mapping.target_schema)
-        out = []
-        for table in names:
-            result = ExtraRows(table)
-            for chunk in plan_table(reader, table, chunk_rows):
-                _chunk(reader, catalog, table, chunk, result, dry_run=dry_run, after_compare=after_compare)
+        results = {table: ExtraRows(table) for table in names}
+        pending = [(table, chunk) for table in names for chunk in plan_table(reader, table, chunk_rows)]
+        blocked: list[tuple[str, Chunk, str]] = []
+        for attempt in range(MAX_PASSES):
+            removed = sum(r.removed for r in results.values())
+            blocked = []
+            for table, chunk in pending:
+                note = _chunk(
+                    reader,
+                    catalog,
+                    table,
+                    chunk,
+                    results[table],
+                    dry_run=dry_run,
+                    first=attempt == 0,
+                    after_compare=after_compare,
+                )
+                if note is not None:
+                    blocked.append((table, chunk, note))
+            if not blocked or sum(r.removed for r in results.values()) == removed:
+                break
+            pending = [(table, chunk) for table, chunk, _ in blocked]  # a removal since may free them
+        for table, _, note in blocked:
+            results[table].blocked.append(note)
+            log.warning("extra rows of %s not removed: %s", table, note)
+        for result in results.values():
             progress(
-                f"{table}: {result.found:,} extra"
+                f"{result.table}: {result.found:,} extra"
                 + ("" if dry_run else f", {result.removed:,} removed")
                 + (f", {result.kept:,} kept (V1 changed)" if result.kept else "")
                 + (f", blocked: {'; '.join(result.blocked)}" if result.blocked else "")
             )
-            out.append(result)
-    return out
+    return list(results.values())
 
 
 def _chunk(
@@ -143,38 +168,43 @@ def _chunk(
     result: ExtraRows,
     *,
     dry_run: bool,
+    first: bool,
     after_compare: Callable[[str, list[Key]], None] | None,
-) -> None:
+) -> str | None:
+    """Find (on the ``first`` pass, count) and remove one chunk's extra rows; why they could not be
+    removed, or None."""
     spec = reader.spec(table)
     expected = reader.read_expected(spec, chunk)
     _actual, display, typed = reader.read_actual(spec, chunk)
     candidates = sorted(ck for ck in typed if ck not in expected.tokens)
     if not candidates:
-        return
-    result.found += len(candidates)
-    result.sample += [display[ck] for ck in candidates[: SAMPLE_SIZE - len(result.sample)]]
+        return None
+    if first:
+        result.found += len(candidates)
+        result.sample += [display[ck] for ck in candidates[: SAMPLE_SIZE - len(result.sample)]]
     if dry_run:
-        return
+        return None
     if after_compare is not None:
         after_compare(table, [typed[ck] for ck in candidates])
     v2 = reader.v2
+    removed = 0
     try:
         with v2.transaction():
             locked = _lock(v2, catalog, table, spec.key, [typed[ck] for ck in candidates])
             again = reader.read_expected(spec, chunk, keys=list(locked.values())) if locked else None
             confirmed = [key for ck, key in locked.items() if again is None or ck not in again.tokens]
-            result.kept += len(locked) - len(confirmed)
             if confirmed:
-                result.removed += _backup_and_delete(v2, catalog, table, spec.key, confirmed)
+                removed = _backup_and_delete(v2, catalog, table, spec.key, confirmed)
     except psycopg.errors.ForeignKeyViolation as exc:
         diag = exc.diag
-        note = (
+        return (
             f"chunk {chunk.index}: still referenced by V2 rows of {diag.table_name or '?'} "
-            f"(constraint {diag.constraint_name or '?'}) that V1 does not reference it with: "
-            "`replicator verify` names them"
+            f"(constraint {diag.constraint_name or '?'}) that V1 does not reference it with, or that "
+            "it references in turn (a cycle): `replicator verify` names them"
         )
-        result.blocked.append(note)
-        log.warning("extra rows of %s not removed: %s", table, note)
+    result.kept += len(locked) - len(confirmed)
+    result.removed += removed
+    return None
 
 
 def _lock(

@@ -161,3 +161,17 @@ def test_a_row_v1_inserts_after_the_comparison_is_kept(pipeline: Pipeline) -> No
     pipeline.drained()
     assert present(pipeline, "notes", [BIG + 30]) == [BIG + 30]
     pipeline.assert_v2_is_v1_through_mapping()
+
+
+def test_a_row_held_by_an_extra_row_of_a_later_chunk_goes_on_the_next_pass(pipeline: Pipeline) -> None:
+    """agents reference agents (mentor): with one row per chunk, the extra mentor's chunk comes first
+    and is held by its extra mentee until the mentee's chunk removed it; the next pass removes it."""
+    agent = first_ids(pipeline, "agents", 1)[0]
+    copy_row(pipeline, "agents", agent, id=BIG + 40, mentor_agent_id=None)
+    copy_row(pipeline, "agents", agent, id=BIG + 41, mentor_agent_id=BIG + 40)
+    code, out = repair(pipeline, "--table", "agents", "--chunk-rows", "1")
+    assert code == 0, out
+    (agents,) = out["tables"]
+    assert (agents["found"], agents["removed"], agents["blocked"]) == (2, 2, [])
+    assert present(pipeline, "agents", [BIG + 40, BIG + 41]) == []
+    pipeline.assert_v2_is_v1_through_mapping()
