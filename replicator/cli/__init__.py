@@ -42,7 +42,10 @@ def build(names: Iterable[str] = COMMANDS) -> typer.Typer:
     """The command with the subcommands ``names``. Each module is imported only when built in: together
     they import Faust, both Kafka clients, aiohttp and httpx, about half a second of CPU that a worker
     (and every short command) would pay at each start for code it never runs."""
-    app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+    # No local variables in tracebacks: a frame's locals can hold a connection string with its password.
+    app = typer.Typer(
+        no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_show_locals=False
+    )
     # A callback keeps the app a group even with one command built in: Typer would otherwise run that
     # command as the whole program and read its own name as an extra argument.
     app.callback()(_root)
@@ -67,6 +70,31 @@ def _invoked(argv: list[str]) -> list[str]:
     return [first] if first in COMMANDS else list(COMMANDS)
 
 
+def unreachable(exc: BaseException) -> str | None:
+    """A failure to reach PostgreSQL, Kafka or Kafka Connect, said in one line (what and where, which
+    the drivers' messages name without credentials); None for anything else. Only the clients a
+    command imported are asked: nothing is imported here."""
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None and isinstance(exc, psycopg.OperationalError):
+        return f"PostgreSQL unreachable: {_first_line(exc)}"
+    kafka_errors = sys.modules.get("kafka.errors")
+    kafka_down = ("NoBrokersAvailable", "KafkaTimeoutError", "KafkaConnectionError")  # those this version has
+    down = tuple(c for n in kafka_down if (c := getattr(kafka_errors, n, None)) is not None)
+    if down and isinstance(exc, down):
+        return f"Kafka unreachable: {_first_line(exc)}"
+    httpx = sys.modules.get("httpx")
+    if httpx is not None and isinstance(exc, httpx.TransportError):
+        request = getattr(exc, "_request", None)
+        where = f" at {request.url.scheme}://{request.url.host}:{request.url.port}" if request else ""
+        return f"Kafka Connect unreachable{where}: {type(exc).__name__}"
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
 def main() -> None:
     try:
         build(_invoked(sys.argv[1:]))()
@@ -79,3 +107,9 @@ def main() -> None:
     except ReplicatorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(EXIT_PROBLEM)
+    except Exception as exc:
+        reason = unreachable(exc)
+        if reason is None:
+            raise
+        print(f"stack error: {reason} (is the stack up? `replicator stack status`)", file=sys.stderr)
+        sys.exit(EXIT_STACK)

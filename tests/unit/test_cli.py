@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from replicator.cli import COMMANDS, _invoked, build
+from replicator.cli import COMMANDS, _invoked, build, unreachable
 
 runner = CliRunner()
 
@@ -51,3 +53,42 @@ def test_a_short_command_does_not_import_the_worker_stack() -> None:
     code = "import sys; from replicator.cli import build; build(['status']); print('faust' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_an_unreachable_database_is_one_line_and_exit_code_3(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "REPLICATOR_STATE_DIR": str(tmp_path),
+        "REPLICATOR_V2_ADMIN__PORT": "1",  # nothing listens there
+        "REPLICATOR_V2_ADMIN__USER": "postgres",
+        "REPLICATOR_V1_ADMIN__PORT": "1",
+        "REPLICATOR_V1_ADMIN__USER": "postgres",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "replicator", "status"], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.startswith("stack error: PostgreSQL unreachable: connection failed:")
+    assert "port 1 failed" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_kafka_and_connect_failures_are_named_and_anything_else_is_left_alone() -> None:
+    import httpx
+    import psycopg
+    from kafka.errors import KafkaTimeoutError
+
+    down = psycopg.OperationalError(
+        'connection failed: connection to server at "h", port 5 failed\nIs it up?'
+    )
+    assert (
+        unreachable(down)
+        == 'PostgreSQL unreachable: connection failed: connection to server at "h", port 5 failed'
+    )
+    assert unreachable(KafkaTimeoutError("Unable to bootstrap from 127.0.0.1:1")) == (
+        "Kafka unreachable: KafkaTimeoutError: Unable to bootstrap from 127.0.0.1:1"
+    )
+    refused = httpx.ConnectError("refused", request=httpx.Request("GET", "http://127.0.0.1:28083/connectors"))
+    assert unreachable(refused) == "Kafka Connect unreachable at http://127.0.0.1:28083: ConnectError"
+    assert unreachable(ValueError("a bug")) is None
+    assert unreachable(psycopg.errors.UniqueViolation("duplicate")) is None
