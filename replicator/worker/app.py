@@ -12,12 +12,14 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import faust
 import psycopg
 from faust.app.base import BootStrategy
+from kafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, generate_latest
 
 from replicator import gctune
@@ -37,6 +39,7 @@ BATCH_MAX = 2000
 BATCH_WITHIN_S = 0.1
 SWEEP_INTERVAL_S = 1.0
 LAG_INTERVAL_S = 5.0
+STARTUP_BACKOFF_MAX_S = 30.0
 PROMETHEUS_CONTENT_TYPE = "text/plain"
 
 
@@ -212,9 +215,31 @@ def create_app(settings: Settings, *, mapping_path: Path | None = None) -> faust
     return app
 
 
+def create_app_when_reachable(
+    settings: Settings,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    backoff_max_s: float = STARTUP_BACKOFF_MAX_S,
+) -> faust.App:
+    """``create_app``, retried with backoff while PostgreSQL or Kafka cannot be reached (the worker
+    reads both catalogs and makes sure of its topics first): a worker started during an outage waits
+    it out, reporting each attempt, instead of exiting. A bad configuration or mapping still stops it."""
+    delay = 1.0
+    while True:
+        try:
+            return create_app(settings)
+        except (psycopg.OperationalError, KafkaError) as exc:
+            what = "PostgreSQL" if isinstance(exc, psycopg.OperationalError) else "Kafka"
+            log.warning(
+                "cannot start: %s unreachable (%s); retrying in %.0fs", what, type(exc).__name__, delay
+            )
+            sleep(delay)
+            delay = min(delay * 2, backoff_max_s)
+
+
 def run_worker(settings: Settings | None = None) -> None:
     from faust.worker import Worker
 
-    app = create_app(settings or load_settings())
+    app = create_app_when_reachable(settings or load_settings())
     gctune.tune()
     Worker(app, loglevel="info", quiet=True).execute_from_commandline()
