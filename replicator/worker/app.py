@@ -225,16 +225,23 @@ def create_app_when_reachable(
     reads both catalogs and makes sure of its topics first): a worker started during an outage waits
     it out, reporting each attempt, instead of exiting. A bad configuration or mapping still stops it."""
     delay = 1.0
-    while True:
-        try:
-            return create_app(settings)
-        except (psycopg.OperationalError, KafkaError) as exc:
-            what = "PostgreSQL" if isinstance(exc, psycopg.OperationalError) else "Kafka"
-            log.warning(
-                "cannot start: %s unreachable (%s); retrying in %.0fs", what, type(exc).__name__, delay
-            )
-            sleep(delay)
-            delay = min(delay * 2, backoff_max_s)
+    # Faust configures logging only once the app runs: until then, time-stamped lines of our own.
+    early = logging.StreamHandler()
+    early.setFormatter(logging.Formatter("[%(asctime)s] [%(levelname)s] %(message)s"))
+    log.addHandler(early)
+    try:
+        while True:
+            try:
+                return create_app(settings)
+            except (psycopg.OperationalError, KafkaError) as exc:
+                what = "PostgreSQL" if isinstance(exc, psycopg.OperationalError) else "Kafka"
+                log.warning(
+                    "cannot start: %s unreachable (%s); retrying in %.0fs", what, type(exc).__name__, delay
+                )
+                sleep(delay)
+                delay = min(delay * 2, backoff_max_s)
+    finally:
+        log.removeHandler(early)
 
 
 def run_worker(settings: Settings | None = None) -> None:
