@@ -1,20 +1,45 @@
-"""Stack lifecycle: `down` stops exactly what `up` started; `up` again resumes where it left off.
+"""Stack lifecycle: a broker outage under a running worker; `down` stops exactly what `up` started;
+`up` again resumes where it left off.
 
-Runs last in the session (file name) because it restarts the shared stack.
+Runs last in the session (file name) because it stops parts of the shared stack.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import psycopg
 import pytest
 
-from replicator.stack.manager import Stack
+from replicator.stack import jvm
+from replicator.stack.manager import Stack, WorkerProcess
 from replicator.stack.process import pid_alive
 from tests.integration.conftest import SMOKE_ENV, SMOKE_WORKER, eventually
 
 pytestmark = pytest.mark.integration
+
+
+def test_a_broker_outage_under_a_running_worker_is_waited_out(stack: Stack) -> None:
+    """Kafka stopped for 15 s (guarantee 6): the worker keeps running, the same process, and a change
+    V1 made during the outage reaches V2 once the broker is back (Debezium's task too survives)."""
+    worker = WorkerProcess(f"worker-{SMOKE_WORKER}", stack.layout)
+    pid = worker.pid()
+    assert pid is not None and pid_alive(pid)
+    jvm.broker(stack.settings, stack.layout).stop()
+    with psycopg.connect(stack.settings.v1_admin.conninfo(), autocommit=True) as v1:
+        v1.execute("INSERT INTO smoke_items VALUES (400, 'during-kafka-outage', 4.00, NULL)")
+    time.sleep(15)
+    assert pid_alive(pid), "the worker exited during the broker outage"
+    stack.up()  # starts what is not running: the broker
+
+    def applied(conn: psycopg.Connection[Any]) -> bool:
+        row = conn.execute("SELECT name FROM smoke_items WHERE id = 400").fetchone()
+        return row == ("during-kafka-outage",)
+
+    with psycopg.connect(stack.settings.v2_admin.conninfo(), autocommit=True) as v2:
+        eventually(lambda: applied(v2), timeout=120)
+    assert worker.pid() == pid and pid_alive(pid)
 
 
 def test_down_leaves_no_process_and_up_resumes_replication(stack: Stack) -> None:
