@@ -8,4 +8,6 @@ COPY schemas ./schemas
 COPY deploy ./deploy
 RUN pip install --no-cache-dir .
 ENV REPLICATOR_WORKER_WEB_HOST=0.0.0.0
+# Logs go to a pipe: unbuffered, each line reaches `docker logs`/`kubectl logs` as it is written.
+ENV PYTHONUNBUFFERED=1
 CMD ["replicator", "worker", "run"]

@@ -282,6 +282,9 @@ class WorkerProcess:
             **(env or {}),
             STATE_DIR_ENV: str(state_dir),
             "REPLICATOR_WORKER_WEB_PORT": str(web_port),
+            # Its output goes to a file: unbuffered, each line lands as it is logged (a tail shows it,
+            # a crash does not take the last ones with it).
+            "PYTHONUNBUFFERED": "1",
         }
         spawn(
             self.name,

@@ -32,6 +32,7 @@ from replicator.worker.consume import BatchConsumer
 from replicator.worker.deadletters import DeadLetterProducer
 from replicator.worker.health import Health
 from replicator.worker.processor import BatchResult, Processor, Record
+from replicator.worker.quiet import quiet_clients
 
 log = logging.getLogger("replicator.worker")
 
@@ -248,5 +249,6 @@ def run_worker(settings: Settings | None = None) -> None:
     from faust.worker import Worker
 
     app = create_app_when_reachable(settings or load_settings())
+    quiet_clients()
     gctune.tune()
     Worker(app, loglevel="info", quiet=True).execute_from_commandline()
