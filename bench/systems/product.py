@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 from psycopg import sql
 
@@ -148,8 +147,12 @@ class ProductSystem:
         """CPU seconds the workers spend from launch until each owns partitions, with nothing to consume
         (imports, catalogs, the group join): a fixed cost per start, not per event. Paused again after."""
         self.resume(bench)
-        ports = [bench.stack.worker_port(i) for i in self._indexes()]
-        until(lambda: all(_assigned(p) for p in ports), f"{self.key} workers' start", timeout, interval=0.1)
+        until(
+            lambda: all(bench.stack.worker_assigned(i) for i in self._indexes()),
+            f"{self.key} workers' start",
+            timeout,
+            interval=0.1,
+        )
         cpu = cpu_seconds(self.processes(bench)["workers"])
         self.pause(bench)
         return cpu
@@ -216,15 +219,6 @@ def product_systems() -> list[ProductSystem]:
 
 
 # ---------------------------------------------------------------------- the shared connector
-
-
-def _assigned(port: int) -> bool:
-    """Does the worker serving ``port`` own partitions (its /ready view)?"""
-    try:
-        reply = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2.0)
-    except httpx.HTTPError:
-        return False  # not serving yet
-    return int(reply.json().get("assigned_partitions") or 0) > 0
 
 
 def slot_confirmed(bench: Bench, slot: str, lsn: str) -> bool:

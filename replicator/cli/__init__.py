@@ -84,8 +84,11 @@ def unreachable(exc: BaseException) -> str | None:
         return f"Kafka unreachable: {_first_line(exc)}"
     httpx = sys.modules.get("httpx")
     if httpx is not None and isinstance(exc, httpx.TransportError):
-        request = getattr(exc, "_request", None)
-        where = f" at {request.url.scheme}://{request.url.host}:{request.url.port}" if request else ""
+        try:
+            url = exc.request.url  # set on errors raised by a request; absent on a bare one
+            where = f" at {url.scheme}://{url.host}:{url.port}"
+        except RuntimeError:
+            where = ""
         return f"Kafka Connect unreachable{where}: {type(exc).__name__}"
     return None
 

@@ -224,6 +224,16 @@ class Stack:
     def worker_port(self, index: int) -> int:
         return self.settings.worker_web_port + index - 1
 
+    def worker_assigned(self, index: int) -> bool:
+        """Does worker ``index`` serve /ready and own partitions (running, not starting)?"""
+        import httpx  # only the callers that probe a worker pay for it
+
+        try:
+            reply = httpx.get(f"http://127.0.0.1:{self.worker_port(index)}/ready", timeout=2.0)
+        except httpx.HTTPError:
+            return False  # not serving yet
+        return int(reply.json().get("assigned_partitions") or 0) > 0
+
     def down(self, progress: Progress = _quiet) -> None:
         """Stop exactly the processes this stack started (workers first), in reverse order."""
         for worker in self.workers():

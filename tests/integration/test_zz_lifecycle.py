@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 
@@ -21,14 +20,6 @@ from tests.integration.conftest import SMOKE_ENV, SMOKE_WORKER, eventually
 pytestmark = pytest.mark.integration
 
 
-def assigned(port: int) -> bool:
-    try:
-        reply = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2.0)
-    except httpx.HTTPError:
-        return False
-    return int(reply.json().get("assigned_partitions") or 0) > 0
-
-
 def test_a_broker_outage_under_a_running_worker_is_waited_out(stack: Stack) -> None:
     """Kafka stopped for 15 s (guarantee 6): the worker keeps running, the same process, and a change
     V1 made during the outage reaches V2 once the broker is back (Debezium's task too survives). The
@@ -36,7 +27,7 @@ def test_a_broker_outage_under_a_running_worker_is_waited_out(stack: Stack) -> N
     worker = WorkerProcess(f"worker-{SMOKE_WORKER}", stack.layout)
     pid = worker.pid()
     assert pid is not None and pid_alive(pid)
-    eventually(lambda: assigned(stack.worker_port(SMOKE_WORKER)), timeout=60)  # running, not starting
+    eventually(lambda: stack.worker_assigned(SMOKE_WORKER), timeout=60)  # running, not starting
     logged = worker.log_path.stat().st_size
     jvm.broker(stack.settings, stack.layout).stop()
     with psycopg.connect(stack.settings.v1_admin.conninfo(), autocommit=True) as v1:

@@ -90,5 +90,6 @@ def test_kafka_and_connect_failures_are_named_and_anything_else_is_left_alone() 
     )
     refused = httpx.ConnectError("refused", request=httpx.Request("GET", "http://127.0.0.1:28083/connectors"))
     assert unreachable(refused) == "Kafka Connect unreachable at http://127.0.0.1:28083: ConnectError"
+    assert unreachable(httpx.ConnectError("refused")) == "Kafka Connect unreachable: ConnectError"
     assert unreachable(ValueError("a bug")) is None
     assert unreachable(psycopg.errors.UniqueViolation("duplicate")) is None
