@@ -32,7 +32,7 @@ from replicator.worker.consume import BatchConsumer
 from replicator.worker.deadletters import DeadLetterProducer
 from replicator.worker.health import Health
 from replicator.worker.processor import BatchResult, Processor, Record
-from replicator.worker.quiet import quiet_clients
+from replicator.worker.quiet import quiet_handlers
 
 log = logging.getLogger("replicator.worker")
 
@@ -248,7 +248,11 @@ def create_app_when_reachable(
 def run_worker(settings: Settings | None = None) -> None:
     from faust.worker import Worker
 
+    class QuietWorker(Worker):
+        def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+            super().on_setup_root_logger(logger, level)
+            quiet_handlers(logger.handlers)
+
     app = create_app_when_reachable(settings or load_settings())
-    quiet_clients()
     gctune.tune()
-    Worker(app, loglevel="info", quiet=True).execute_from_commandline()
+    QuietWorker(app, loglevel="info", quiet=True).execute_from_commandline()

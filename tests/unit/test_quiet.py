@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from replicator.worker.quiet import RepeatFilter, quiet_clients
+from replicator.worker.quiet import RepeatFilter, quiet_handlers
 
 
 def record(
@@ -37,14 +37,32 @@ def test_other_messages_loggers_and_info_lines_are_not_held() -> None:
         assert repeat.filter(record("Joined group", level=logging.INFO))
 
 
-def test_every_client_logger_gets_the_filter_and_nothing_else_does() -> None:
-    import aiokafka.consumer.fetcher  # noqa: F401 - creates its logger
+def test_other_loggers_errors_are_never_held() -> None:
+    repeat = RepeatFilter(30, clock=lambda: 0.0)
+    for _ in range(3):
+        assert repeat.filter(record("V2 write failed: %s", "x", name="replicator.worker"))
+        assert repeat.filter(record("Unable connect", name="kafkaesque"))  # a prefix, not a client
 
-    repeat = quiet_clients()
+
+def test_a_client_logger_created_after_the_filter_is_quieted_through_the_handler() -> None:
+    caught: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, r: logging.LogRecord) -> None:
+            caught.append(f"{r.name}: {r.getMessage()}")
+
+    handler = Collect()
+    quiet_handlers([handler])
+    root = logging.getLogger()
+    root.addHandler(handler)
     try:
-        assert repeat in logging.getLogger("aiokafka.consumer.fetcher").filters
-        assert repeat not in logging.getLogger("replicator.worker").filters
+        late = logging.getLogger("aiokafka.created_late_for_this_test")  # after the filter was placed
+        for _ in range(5):
+            late.error("Unable connect to node with id %s", 1)
+        logging.getLogger("replicator.worker").error("not a client: %s", "passes")
     finally:
-        for logger in logging.Logger.manager.loggerDict.values():
-            if isinstance(logger, logging.Logger) and repeat in logger.filters:
-                logger.removeFilter(repeat)
+        root.removeHandler(handler)
+    assert caught == [
+        "aiokafka.created_late_for_this_test: Unable connect to node with id 1",
+        "replicator.worker: not a client: passes",
+    ]
