@@ -9,6 +9,7 @@ the records are delivered again; the position guard makes the replay harmless.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections import ChainMap
@@ -20,6 +21,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from replicator import gctune
 from replicator.errors import ReplicatorError, TerminalError, TransientError
 from replicator.mapping.catalog import Catalog
 from replicator.mapping.engine import MappingEngine, SourceRow, Upsert
@@ -270,6 +272,10 @@ class Processor:
 
     def process(self, records: Sequence[Record]) -> BatchResult:
         """Apply a batch; retries transient failures with backoff until it succeeds (never drops it)."""
+        with gctune.paused():
+            return self._process(records)
+
+    def _process(self, records: Sequence[Record]) -> BatchResult:
         started = time.monotonic()
         ledger, progress = Ledger(), {}  # type: ignore[var-annotated]
         items, originals, failed = self._map(records, ledger, progress)
@@ -279,6 +285,10 @@ class Processor:
         """Apply rows read from V1 itself (the initial load): values already Python, as ``RowDecoder``
         yields them. Same mapping, resolution and writes as ``process``; the Debezium-shaped original of a
         row (for its dead letter or parked item) is built only if one is needed."""
+        with gctune.paused():
+            return self._process_rows(rows)
+
+    def _process_rows(self, rows: Sequence[SourceRecord]) -> BatchResult:
         started = time.monotonic()
         ledger, progress = Ledger(), {}  # type: ignore[var-annotated]
         items: list[Positioned] = []
@@ -317,9 +327,10 @@ class Processor:
         """Resolve parked items whose deadline passed (release, keep waiting, or apply the orphan policy)."""
         started = time.monotonic()
         ledger, progress = Ledger(), {}  # type: ignore[var-annotated]
-        steps = self._with_retry(
-            lambda: self._transaction([], {}, [], ledger, progress, expired=True, limit=limit)
-        )
+        with gctune.paused():
+            steps = self._with_retry(
+                lambda: self._transaction([], {}, [], ledger, progress, expired=True, limit=limit)
+            )
         return BatchResult(ledger, progress, _dead_count(steps), time.monotonic() - started, steps)
 
     def _with_retry(self, attempt: Callable[[], list[Step]]) -> list[Step]:
@@ -331,6 +342,7 @@ class Processor:
                 log.warning("transient failure, retrying in %.1fs: %s", delay, _describe(exc))
                 if self._v2 is not None and not self._v2.closed:
                     self._v2.close()
+                gc.collect(0)  # the collector is paused for the batch (gctune): not for an outage's length
                 time.sleep(delay)
                 delay = min(delay * 2, 30.0)
 

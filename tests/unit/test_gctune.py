@@ -1,8 +1,10 @@
-"""The collector settings the loading processes and the workers run with."""
+"""The collector settings the loading processes and the workers run with; paused while a batch runs, in
+any thread, and back as it was afterwards."""
 
 from __future__ import annotations
 
 import gc
+import threading
 
 from replicator import gctune
 
@@ -16,3 +18,49 @@ def test_tune_freezes_what_is_alive_and_raises_the_thresholds() -> None:
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_paused_for_the_batch_then_enabled_again() -> None:
+    assert gc.isenabled()
+    with gctune.paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_overlapping_batches_in_two_threads_keep_it_paused_until_the_last_ends() -> None:
+    first_in, second_done, states = threading.Event(), threading.Event(), []
+
+    def batch() -> None:
+        with gctune.paused():
+            first_in.set()
+            second_done.wait(5)
+            states.append(gc.isenabled())  # the other thread's batch ended meanwhile
+
+    worker = threading.Thread(target=batch)
+    worker.start()
+    first_in.wait(5)
+    with gctune.paused():
+        pass
+    second_done.set()
+    worker.join(5)
+    assert states == [False]
+    assert gc.isenabled()
+
+
+def test_an_error_in_the_batch_still_enables_it() -> None:
+    try:
+        with gctune.paused():
+            raise RuntimeError("batch failed")
+    except RuntimeError:
+        pass
+    assert gc.isenabled()
+
+
+def test_a_collector_disabled_before_stays_disabled() -> None:
+    gc.disable()
+    try:
+        with gctune.paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
