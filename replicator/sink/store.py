@@ -1,7 +1,9 @@
 """V2 reads and writes for one batch, inside one transaction. The decisions are the planner's.
 
-Arrays travel in binary (``%b``): psycopg's text array dumper escapes element by element with a regex,
-which the profile of the replay benchmark (``bench/apply.py``) showed as the largest single CPU cost.
+Row ids and positions travel as one text per column, split by PostgreSQL (``replicator.sink.lists``):
+psycopg's text array dumper escapes element by element with a regex, which the profile of the replay
+benchmark (``bench/apply.py``) once showed as the largest single CPU cost, and its binary one still
+walks every element in Python. The few rows of the ledger and progress travel as binary arrays (``%b``).
 
 Reads: parked items of the touched rows, which parents exist, row versions, children of deleted rows.
 Writes: data (set-based, one statement per run: upserts are COPYed into a per-table temp staging
@@ -37,6 +39,7 @@ from replicator.pipeline.planner import (
 )
 from replicator.pipeline.runs import write_runs
 from replicator.sink.keys import delete_keys, select_keys
+from replicator.sink.lists import bools, ints, texts
 from replicator.sink.statements import (
     copy_into_stage,
     create_stage,
@@ -59,10 +62,25 @@ def rid_parse(text: str) -> RowId:
     return (table, key)
 
 
-def _split(rows: Iterable[str]) -> list[list[str]]:
+def _split(rows: Iterable[str]) -> list[str]:
     """Row ids → [tables, keys], sorted: the parameters of the ``unnest`` lookups."""
-    tables, keys = zip(*(rid_parse(r) for r in sorted(rows)), strict=True)
-    return [list(tables), list(keys)]
+    return _ids(sorted(rid_parse(r) for r in rows))
+
+
+def _ids(rows: Sequence[tuple[Any, ...]]) -> list[str]:
+    """Row ids → the parameters of ``unnest(TEXTS, TEXTS)``: tables, keys."""
+    return [texts([r[0] for r in rows]), texts([r[1] for r in rows])]
+
+
+def _positioned(rows: Sequence[tuple[str, str, int, int, bool]]) -> list[str]:
+    """(table, key, commit LSN, LSN, flag) rows → the parameters of ``unnest(TEXTS, TEXTS, INTS, INTS,
+    BOOLS)``."""
+    return [
+        *_ids(rows),
+        ints([r[2] for r in rows]),
+        ints([r[3] for r in rows]),
+        bools([r[4] for r in rows]),
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +100,12 @@ class LoadedParked:
 
 NOTHING_PARKED_SQL = "SELECT NOT EXISTS (SELECT FROM replicator.parked)"
 WAITERS_SQL = """
-SELECT DISTINCT tbl || ' ' || pk FROM replicator.parked_wait WHERE awaited = ANY(%b::text[])
+SELECT DISTINCT tbl || ' ' || pk FROM replicator.parked_wait WHERE awaited = ANY(string_to_array(%s, chr(10)))
 """
 EXPIRED_SQL = """
 SELECT DISTINCT tbl || ' ' || pk
-FROM (SELECT tbl, pk FROM replicator.parked WHERE deadline_us <= %s AND tbl = ANY(%b::text[])
+FROM (SELECT tbl, pk FROM replicator.parked
+      WHERE deadline_us <= %s AND tbl = ANY(string_to_array(%s, chr(10)))
       ORDER BY deadline_us LIMIT %s FOR UPDATE SKIP LOCKED) due
 """
 AWAITED_PARKED_SQL = """
@@ -94,7 +113,7 @@ SELECT DISTINCT p.tbl || ' ' || p.pk FROM replicator.parked p
 WHERE (p.tbl, p.pk) IN (
     SELECT split_part(w, ' ', 1), substr(w, strpos(w, ' ') + 1)
     FROM replicator.parked q, unnest(q.waiting_for) AS w
-    WHERE (q.tbl, q.pk) IN (SELECT * FROM unnest(%b::text[], %b::text[])))
+    WHERE (q.tbl, q.pk) IN (SELECT * FROM unnest(string_to_array(%s, chr(10)), string_to_array(%s, chr(10)))))
 """
 CLOSURE_MAX_ROWS = 5000
 """Bound on the rows one batch loads from the parked set (see ``V2Store._closure``)."""
@@ -102,22 +121,25 @@ PARKED_ROWS_SQL = """
 SELECT tbl, pk, commit_lsn, lsn, fixup, since_us, deadline_us, waiting_for, item, orig_key, orig_value,
     orig_headers
 FROM replicator.parked
-WHERE (tbl, pk) IN (SELECT * FROM unnest(%b::text[], %b::text[]))
+WHERE (tbl, pk) IN (SELECT * FROM unnest(string_to_array(%s, chr(10)), string_to_array(%s, chr(10))))
 ORDER BY tbl, pk, commit_lsn, lsn, fixup
 FOR UPDATE{skip_locked}
 """
 ITEM_COUNTS_SQL = """
 SELECT tbl || ' ' || pk, count(*) FROM replicator.parked
-WHERE (tbl, pk) IN (SELECT * FROM unnest(%b::text[], %b::text[]))
+WHERE (tbl, pk) IN (SELECT * FROM unnest(string_to_array(%s, chr(10)), string_to_array(%s, chr(10))))
 GROUP BY 1
 """
 VERSIONS_SQL = """
 SELECT tbl, pk, commit_lsn, lsn, deleted FROM replicator.row_version
-WHERE (tbl, pk) IN (SELECT * FROM unnest(%b::text[], %b::text[]))
+WHERE (tbl, pk) IN (SELECT * FROM unnest(string_to_array(%s, chr(10)), string_to_array(%s, chr(10))))
 """
 WRITE_VERSIONS_SQL = """
 INSERT INTO replicator.row_version (tbl, pk, commit_lsn, lsn, deleted)
-SELECT * FROM unnest(%b::text[], %b::text[], %b::int8[], %b::int8[], %b::bool[])
+SELECT * FROM unnest(
+    string_to_array(%s, chr(10)), string_to_array(%s, chr(10)),
+    string_to_array(%s, ',')::int8[], string_to_array(%s, ',')::int8[], string_to_array(%s, ',')::bool[]
+)
 ON CONFLICT (tbl, pk) DO UPDATE
 SET commit_lsn = EXCLUDED.commit_lsn, lsn = EXCLUDED.lsn, deleted = EXCLUDED.deleted
 WHERE (row_version.commit_lsn, row_version.lsn) < (EXCLUDED.commit_lsn, EXCLUDED.lsn)
@@ -125,7 +147,10 @@ WHERE (row_version.commit_lsn, row_version.lsn) < (EXCLUDED.commit_lsn, EXCLUDED
 UNPARK_SQL = """
 DELETE FROM replicator.parked
 WHERE (tbl, pk, commit_lsn, lsn, fixup)
-    IN (SELECT * FROM unnest(%b::text[], %b::text[], %b::int8[], %b::int8[], %b::bool[]))
+    IN (SELECT * FROM unnest(
+    string_to_array(%s, chr(10)), string_to_array(%s, chr(10)),
+    string_to_array(%s, ',')::int8[], string_to_array(%s, ',')::int8[], string_to_array(%s, ',')::bool[]
+))
 """
 PARK_SQL = """
 INSERT INTO replicator.parked
@@ -184,7 +209,7 @@ class V2Store:
         """Parked rows with an item past its deadline (each whole row, so its order holds), with the
         parked rows linked to them either way. Rows another worker is handling are left to it."""
         tables = sorted(self.graph.keys)  # only this mapping's tables: never another pipeline's state
-        due = {d[0] for d in self.conn.execute(EXPIRED_SQL, [now_us, tables, limit]).fetchall()}
+        due = {d[0] for d in self.conn.execute(EXPIRED_SQL, [now_us, texts(tables), limit]).fetchall()}
         if not due:
             return LoadedParked()
         return self._load_rows(set(), self._closure(due, parents=True))
@@ -196,7 +221,7 @@ class V2Store:
         touches a row that already arrived. Bounded by ``CLOSURE_MAX_ROWS``; the sweep finds the rest."""
         rows, frontier = set(seeds), set(seeds)
         while frontier and len(rows) < CLOSURE_MAX_ROWS:
-            found = {w[0] for w in self.conn.execute(WAITERS_SQL, [sorted(frontier)])}
+            found = {w[0] for w in self.conn.execute(WAITERS_SQL, [texts(sorted(frontier))])}
             if parents:
                 found.update(a[0] for a in self.conn.execute(AWAITED_PARKED_SQL, _split(frontier)))
             frontier = found - rows
@@ -211,8 +236,7 @@ class V2Store:
         records = self._lock(required, skip_locked=False) if required else []
         if linked:
             locked = self._lock(linked, skip_locked=True)
-            tables, keys = _split(linked)
-            totals: dict[str, int] = dict(self.conn.execute(ITEM_COUNTS_SQL, [tables, keys]).fetchall())
+            totals: dict[str, int] = dict(self.conn.execute(ITEM_COUNTS_SQL, _split(linked)).fetchall())
             held = Counter(f"{r[0]} {r[1]}" for r in locked)
             records += [r for r in locked if held[f"{r[0]} {r[1]}"] == totals.get(f"{r[0]} {r[1]}")]
         for _t, _k, _c, _l, fixup, since_us, deadline_us, waiting_for, item, key, value, headers in records:
@@ -253,8 +277,7 @@ class V2Store:
     def _versions(self, rows: frozenset[RowId]) -> dict[RowId, RowVersion]:
         if not rows:
             return {}
-        tables, keys = zip(*rows, strict=True)
-        found = self.conn.execute(VERSIONS_SQL, [list(tables), list(keys)]).fetchall()
+        found = self.conn.execute(VERSIONS_SQL, _ids(list(rows))).fetchall()
         return {(t, k): RowVersion(Position(c, lsn), deleted) for t, k, c, lsn, deleted in found}
 
     def _referencing(self, request: LookupRequest) -> dict[RowId, set[RowId]]:
@@ -380,7 +403,7 @@ class V2Store:
         if not latest:
             return
         rows = [(t, k, p.commit_lsn, p.lsn, d) for (t, k), (p, d) in latest.items()]
-        self.conn.execute(WRITE_VERSIONS_SQL, _columns(rows))
+        self.conn.execute(WRITE_VERSIONS_SQL, _positioned(rows))
 
     def _write_parked(
         self,
@@ -390,7 +413,7 @@ class V2Store:
         stored = {parked_id(p.item, fixup=p.fixup): (p.deadline_us, p.waiting_for) for p in self._loaded}
         writes = parked_writes(steps, stored)
         if writes.remove:
-            self.conn.execute(UNPARK_SQL, _columns(writes.remove))
+            self.conn.execute(UNPARK_SQL, _positioned(writes.remove))
         if writes.upsert:
             upsert = []
             for step in writes.upsert:

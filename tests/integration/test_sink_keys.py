@@ -120,3 +120,16 @@ def test_a_key_matches_exactly_the_row_copy_wrote_for_it(typed: psycopg.Connecti
 
     _copy(typed, "cents", [Decimal("1.005"), Decimal("2.50")])
     assert _delete(typed, "cents", Decimal("1.005")) == [Decimal("2.50")]
+
+
+def test_text_lists_come_back_from_postgresql_exactly(v2: psycopg.Connection[Any]) -> None:
+    """``sink.lists``: what the bookkeeping statements pass is what PostgreSQL unnests, value for value."""
+    from replicator.sink import lists
+
+    keys = ['[["t","a,b {c} \\"d\\" \\\\ é"]]', " spaced ", "NULL", "", '[["i","7"]]']
+    positions, flags = [0, 2**63 - 1, -5, 42, 7], [True, False, True, False, False]
+    statement = f"SELECT * FROM unnest({lists.TEXTS}, {lists.INTS}, {lists.BOOLS})"  # noqa: S608 - constants
+    rows = v2.execute(statement, [lists.texts(keys), lists.ints(positions), lists.bools(flags)]).fetchall()
+    assert rows == list(zip(keys, positions, flags, strict=True))
+    empty = f"SELECT count(*) FROM unnest({lists.TEXTS}, {lists.INTS})"  # noqa: S608 - constants
+    assert v2.execute(empty, [lists.texts([]), lists.ints([])]).fetchone() == (0,)
