@@ -21,6 +21,7 @@ __all__ = ["RepeatFilter", "quiet_handlers"]
 
 CLIENT_LOGGERS = ("aiokafka", "kafka")
 INTERVAL_S = 30.0
+_DECIDED = "_replicator_repeat_passed"
 
 
 class RepeatFilter(logging.Filter):
@@ -38,6 +39,12 @@ class RepeatFilter(logging.Filter):
         self._held: dict[tuple[str, str], int] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
+        decided = record.__dict__.get(_DECIDED)
+        if decided is None:  # judged once, whichever handler asks first: the others get the same answer
+            decided = record.__dict__[_DECIDED] = self._judge(record)
+        return bool(decided)
+
+    def _judge(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING or record.name.split(".", 1)[0] not in self.roots:
             return True
         key = (record.name, str(record.msg))

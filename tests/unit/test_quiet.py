@@ -66,3 +66,23 @@ def test_a_client_logger_created_after_the_filter_is_quieted_through_the_handler
         "aiokafka.created_late_for_this_test: Unable connect to node with id 1",
         "replicator.worker: not a client: passes",
     ]
+
+
+def test_two_handlers_get_the_same_lines_and_the_held_count_is_counted_once() -> None:
+    now = [0.0]
+    repeat = RepeatFilter(30, clock=lambda: now[0])
+    seen: dict[str, list[str]] = {"console": [], "file": []}
+    for second in range(0, 31):
+        now[0] = float(second)
+        r = record("Unable connect to node with id %s", 1)
+        for lines in seen.values():  # as logging does: each handler of the root asks the shared filter
+            if repeat.filter(r):
+                lines.append(r.getMessage())
+    assert (
+        seen["console"]
+        == seen["file"]
+        == [
+            "Unable connect to node with id 1",
+            "Unable connect to node with id 1 [29 more like this in 30s held back]",
+        ]
+    )
