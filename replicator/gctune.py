@@ -13,7 +13,8 @@ young generation larger: cycles are still collected, an order of magnitude less 
 young-generation collection during it walks about 20,000 live objects (2.6–4 ms) and frees nothing:
 in the worker's replay benchmark that was one collection per 2,000-event batch, about 5% of the
 Processor's CPU. Paused, the collector runs after the batch, once most of the batch is freed. Memory
-stays bounded by the batch: only reference cycles wait, and only until the batch ends.
+stays bounded by the batch: only reference cycles wait, and only until the batch ends (or, for a batch
+retried through an outage, until the next retry: ``Processor._with_retry`` collects before each wait).
 """
 
 from __future__ import annotations

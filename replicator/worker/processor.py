@@ -342,9 +342,12 @@ class Processor:
                 log.warning("transient failure, retrying in %.1fs: %s", delay, _describe(exc))
                 if self._v2 is not None and not self._v2.closed:
                     self._v2.close()
-                gc.collect(0)  # the collector is paused for the batch (gctune): not for an outage's length
-                time.sleep(delay)
-                delay = min(delay * 2, 30.0)
+            # The collector is paused for the batch (gctune), so during an outage it would stay paused
+            # for as long as V2 is away: collect everything here, once the failed attempt (its
+            # exception, traceback and frames) is released, before each wait.
+            gc.collect()
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
     def _transaction(
         self,

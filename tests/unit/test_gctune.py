@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import gc
 import threading
+import weakref
+
+import pytest
 
 from replicator import gctune
 
@@ -64,3 +67,33 @@ def test_a_collector_disabled_before_stays_disabled() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_retried_batch_collects_its_garbage_before_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """During an outage the batch is retried inside the pause: each retry collects before its wait, so
+    the collector is not off for as long as V2 is away."""
+    from types import SimpleNamespace
+
+    from replicator.errors import TransientError
+    from replicator.worker.processor import Processor
+
+    class Node:
+        other: Node | None = None
+
+    cycles: list[weakref.ref[Node]] = []
+    alive_at_wait: list[bool] = []
+    monkeypatch.setattr(
+        "replicator.worker.processor.time.sleep", lambda _s: alive_at_wait.append(cycles[-1]() is not None)
+    )
+
+    def attempt() -> list[object]:
+        if len(cycles) == 2:
+            return []
+        a, b = Node(), Node()
+        a.other, b.other = b, a  # garbage only a collection frees
+        cycles.append(weakref.ref(a))
+        raise TransientError("V2 away")
+
+    with gctune.paused():
+        Processor._with_retry(SimpleNamespace(_v2=None), attempt)  # type: ignore[arg-type]
+    assert alive_at_wait == [False, False]
