@@ -104,7 +104,7 @@ def _fail(problem: str, valid: str | None = None, field: str | None = None) -> P
 
 
 def _check_identifier(value: str) -> str:
-    if not IDENTIFIER_RE.match(value):
+    if not IDENTIFIER_RE.fullmatch(value):  # not match: `$` would accept a trailing line break
         raise _fail(f"{value!r} is not a valid identifier", _IDENTIFIER_VALID)
     return value
 

@@ -234,6 +234,12 @@ def test_bad_column_name(load: Callable[[str], Mapping]) -> None:
     assert problem.startswith("tables[0].columns.E mail:")
 
 
+def test_identifier_with_a_trailing_line_break(load: Callable[[str], Mapping]) -> None:
+    """``$`` matches before a final line break: the whole value must match (a quoted YAML "users\\n")."""
+    problem = one_problem(load, basic_with("target: users", 'target: "users\\n"'))
+    assert problem.startswith("tables[0].target:")
+
+
 def test_identifier_too_long(load: Callable[[str], Mapping]) -> None:
     """Identifiers longer than 63 characters are rejected."""
     problem = one_problem(load, basic_with("source: users", "source: " + "a" * 64))
