@@ -3,7 +3,7 @@
 The bookkeeping statements (row versions, parked rows) pass thousands of values per batch. As
 psycopg's binary arrays (``%b::text[]``) each value costs about 0.13 µs of Python in the worker
 (``ListBinaryDumper`` walks the list element by element). Joined into one text and split by
-``string_to_array`` on the server (the forms below, written out in the statements), 4,000 row-id
+``string_to_array`` on the server (the forms below; ``statement`` puts them in), 4,000 row-id
 texts cost the worker 64 µs instead of 503 µs, and the statement's wall time went 872 → 387 µs:
 PostgreSQL splits a text faster than it decodes a binary array (``docs/benchmarks.md``, session 11).
 
@@ -16,11 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-__all__ = ["BOOLS", "INTS", "TEXTS", "bools", "ints", "texts"]
+__all__ = ["BOOLS", "INTS", "TEXTS", "bools", "ints", "statement", "texts"]
 
 TEXTS = "string_to_array(%s, chr(10))"
 INTS = "string_to_array(%s, ',')::int8[]"
 BOOLS = "string_to_array(%s, ',')::bool[]"
+
+
+def statement(text: str) -> str:
+    """``text`` with each ``<texts>``, ``<ints>`` and ``<bools>`` replaced by its form above: one
+    parameter each, passed as ``texts(…)``, ``ints(…)``, ``bools(…)``."""
+    return text.replace("<texts>", TEXTS).replace("<ints>", INTS).replace("<bools>", BOOLS)
 
 
 def texts(values: Sequence[str]) -> str:

@@ -39,7 +39,7 @@ from replicator.pipeline.planner import (
 )
 from replicator.pipeline.runs import write_runs
 from replicator.sink.keys import delete_keys, select_keys
-from replicator.sink.lists import bools, ints, texts
+from replicator.sink.lists import bools, ints, statement, texts
 from replicator.sink.statements import (
     copy_into_stage,
     create_stage,
@@ -99,59 +99,53 @@ class LoadedParked:
 
 
 NOTHING_PARKED_SQL = "SELECT NOT EXISTS (SELECT FROM replicator.parked)"
-WAITERS_SQL = """
-SELECT DISTINCT tbl || ' ' || pk FROM replicator.parked_wait WHERE awaited = ANY(string_to_array(%s, chr(10)))
-"""
-EXPIRED_SQL = """
+WAITERS_SQL = statement("""
+SELECT DISTINCT tbl || ' ' || pk FROM replicator.parked_wait WHERE awaited = ANY(<texts>)
+""")
+EXPIRED_SQL = statement("""
 SELECT DISTINCT tbl || ' ' || pk
 FROM (SELECT tbl, pk FROM replicator.parked
-      WHERE deadline_us <= %s AND tbl = ANY(string_to_array(%s, chr(10)))
+      WHERE deadline_us <= %s AND tbl = ANY(<texts>)
       ORDER BY deadline_us LIMIT %s FOR UPDATE SKIP LOCKED) due
-"""
-AWAITED_PARKED_SQL = """
+""")
+AWAITED_PARKED_SQL = statement("""
 SELECT DISTINCT p.tbl || ' ' || p.pk FROM replicator.parked p
 WHERE (p.tbl, p.pk) IN (
     SELECT split_part(w, ' ', 1), substr(w, strpos(w, ' ') + 1)
     FROM replicator.parked q, unnest(q.waiting_for) AS w
-    WHERE (q.tbl, q.pk) IN (SELECT * FROM unnest(string_to_array(%s, chr(10)), string_to_array(%s, chr(10)))))
-"""
+    WHERE (q.tbl, q.pk) IN (SELECT * FROM unnest(<texts>, <texts>)))
+""")
 CLOSURE_MAX_ROWS = 5000
 """Bound on the rows one batch loads from the parked set (see ``V2Store._closure``)."""
-PARKED_ROWS_SQL = """
+PARKED_ROWS_SQL = statement("""
 SELECT tbl, pk, commit_lsn, lsn, fixup, since_us, deadline_us, waiting_for, item, orig_key, orig_value,
     orig_headers
 FROM replicator.parked
-WHERE (tbl, pk) IN (SELECT * FROM unnest(string_to_array(%s, chr(10)), string_to_array(%s, chr(10))))
+WHERE (tbl, pk) IN (SELECT * FROM unnest(<texts>, <texts>))
 ORDER BY tbl, pk, commit_lsn, lsn, fixup
 FOR UPDATE{skip_locked}
-"""
-ITEM_COUNTS_SQL = """
+""")
+ITEM_COUNTS_SQL = statement("""
 SELECT tbl || ' ' || pk, count(*) FROM replicator.parked
-WHERE (tbl, pk) IN (SELECT * FROM unnest(string_to_array(%s, chr(10)), string_to_array(%s, chr(10))))
+WHERE (tbl, pk) IN (SELECT * FROM unnest(<texts>, <texts>))
 GROUP BY 1
-"""
-VERSIONS_SQL = """
+""")
+VERSIONS_SQL = statement("""
 SELECT tbl, pk, commit_lsn, lsn, deleted FROM replicator.row_version
-WHERE (tbl, pk) IN (SELECT * FROM unnest(string_to_array(%s, chr(10)), string_to_array(%s, chr(10))))
-"""
-WRITE_VERSIONS_SQL = """
+WHERE (tbl, pk) IN (SELECT * FROM unnest(<texts>, <texts>))
+""")
+WRITE_VERSIONS_SQL = statement("""
 INSERT INTO replicator.row_version (tbl, pk, commit_lsn, lsn, deleted)
-SELECT * FROM unnest(
-    string_to_array(%s, chr(10)), string_to_array(%s, chr(10)),
-    string_to_array(%s, ',')::int8[], string_to_array(%s, ',')::int8[], string_to_array(%s, ',')::bool[]
-)
+SELECT * FROM unnest(<texts>, <texts>, <ints>, <ints>, <bools>)
 ON CONFLICT (tbl, pk) DO UPDATE
 SET commit_lsn = EXCLUDED.commit_lsn, lsn = EXCLUDED.lsn, deleted = EXCLUDED.deleted
 WHERE (row_version.commit_lsn, row_version.lsn) < (EXCLUDED.commit_lsn, EXCLUDED.lsn)
-"""
-UNPARK_SQL = """
+""")
+UNPARK_SQL = statement("""
 DELETE FROM replicator.parked
 WHERE (tbl, pk, commit_lsn, lsn, fixup)
-    IN (SELECT * FROM unnest(
-    string_to_array(%s, chr(10)), string_to_array(%s, chr(10)),
-    string_to_array(%s, ',')::int8[], string_to_array(%s, ',')::int8[], string_to_array(%s, ',')::bool[]
-))
-"""
+    IN (SELECT * FROM unnest(<texts>, <texts>, <ints>, <ints>, <bools>))
+""")
 PARK_SQL = """
 INSERT INTO replicator.parked
     (tbl, pk, commit_lsn, lsn, fixup, since_us, deadline_us, waiting_for, item, orig_key, orig_value,

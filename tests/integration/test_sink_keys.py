@@ -128,8 +128,8 @@ def test_text_lists_come_back_from_postgresql_exactly(v2: psycopg.Connection[Any
 
     keys = ['[["t","a,b {c} \\"d\\" \\\\ é"]]', " spaced ", "NULL", "", '[["i","7"]]']
     positions, flags = [0, 2**63 - 1, -5, 42, 7], [True, False, True, False, False]
-    statement = f"SELECT * FROM unnest({lists.TEXTS}, {lists.INTS}, {lists.BOOLS})"  # noqa: S608 - constants
+    statement = lists.statement("SELECT * FROM unnest(<texts>, <ints>, <bools>)")
     rows = v2.execute(statement, [lists.texts(keys), lists.ints(positions), lists.bools(flags)]).fetchall()
     assert rows == list(zip(keys, positions, flags, strict=True))
-    empty = f"SELECT count(*) FROM unnest({lists.TEXTS}, {lists.INTS})"  # noqa: S608 - constants
+    empty = lists.statement("SELECT count(*) FROM unnest(<texts>, <ints>)")
     assert v2.execute(empty, [lists.texts([]), lists.ints([])]).fetchone() == (0,)

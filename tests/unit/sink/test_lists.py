@@ -27,3 +27,14 @@ def test_ints_and_bools() -> None:
     assert ints([0, -1, 2**63 - 1]) == "0,-1,9223372036854775807"
     assert ints([]) == ""
     assert bools([True, False]) == "True,False"
+
+
+def test_statement_puts_each_form_in_and_the_store_keeps_no_marker() -> None:
+    from replicator.sink import lists, store
+
+    assert lists.statement("unnest(<texts>, <ints>, <bools>)") == (
+        f"unnest({lists.TEXTS}, {lists.INTS}, {lists.BOOLS})"
+    )
+    statements = [v for k, v in vars(store).items() if k.endswith("_SQL")]
+    assert sum(lists.TEXTS in s for s in statements) == 8
+    assert not [s for s in statements if "<texts>" in s or "<ints>" in s or "<bools>" in s]
