@@ -181,6 +181,7 @@ class FkGraph:
         self.policies: dict[str, RelPolicy] = {}
         self._by_child: dict[str, list[tuple[model.Relationship, tuple[int, ...]]]] = {}
         self.ref_plans: dict[str, tuple[_RefPlan, ...]] = {}
+        self.parent_tables: dict[str, frozenset[str]] = {}  # the tables each table's rows reference
         for index, rel in enumerate(mapping.relationships):
             parent_key = self.keys.get(rel.references, ())
             if sorted(rel.ref_columns) != sorted(parent_key):
@@ -196,6 +197,7 @@ class FkGraph:
             single = rel.columns[0] if len(rel.columns) == 1 else None
             plan = _RefPlan(rel.name, rel.references, rel.columns, order, single)
             self.ref_plans[rel.table] = (*self.ref_plans.get(rel.table, ()), plan)
+            self.parent_tables[rel.table] = self.parent_tables.get(rel.table, frozenset()) | {rel.references}
             self.policies[rel.name] = RelPolicy(
                 on_orphan=mapping.on_orphan_for(rel),
                 park_timeout_us=int(mapping.park_timeout_for(rel) / dt.timedelta(microseconds=1)),

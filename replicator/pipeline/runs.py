@@ -44,6 +44,7 @@ def write_runs(steps: Sequence[Step], graph: FkGraph) -> list[Run]:
     """The data writes of ``steps`` (``APPLY`` and ``FIXUP``) as runs, in the order to execute them."""
     runs: list[Run] = []
     by_key: dict[tuple[str, frozenset[str]], list[int]] = {}  # upsert runs per (table, columns), ascending
+    shapes: dict[tuple[str, tuple[str, ...]], list[int]] = {}  # the same lists, by column order as it came
     last_of_table: dict[str, int] = {}
     row_at: dict[RowId, int] = {}  # the latest run writing each row
     floor = 0  # no upsert goes before the latest delete run
@@ -51,22 +52,27 @@ def write_runs(steps: Sequence[Step], graph: FkGraph) -> list[Run]:
         if step.action is not Action.APPLY and step.action is not Action.FIXUP:
             continue
         change = step.change
-        table, delete = change.table, isinstance(change, Delete)
-        if delete:
+        table, row = change.table, step.item.row
+        if isinstance(change, Delete):
             if not runs or runs[-1].table != table or not runs[-1].delete:
                 runs.append(Run(table, True))
             index = len(runs) - 1
             floor = index + 1
         else:
             assert isinstance(change, Upsert)
-            lowest = max(floor, row_at.get(step.item.row, 0))
+            lowest = max(floor, row_at.get(row, 0))
             # a parent of the same table may share the run: only a later run of it can matter
-            if any(last_of_table.get(p, -1) >= lowest + (p == table) for p in _parent_tables(graph, table)):
+            parents = graph.parent_tables.get(table, ())
+            if any(last_of_table.get(p, -1) >= lowest + (p == table) for p in parents):
                 for ref in parent_refs(change, graph):
                     at = row_at.get(ref.id)
                     if at is not None:
                         lowest = max(lowest, at if ref.table == table else at + 1)
-            candidates = by_key.setdefault((table, frozenset(change.values)), [])
+            # Rows of one mapping come with their columns in one order: a tuple finds the run list
+            # faster than a set, and a set names it (two orders of one column set share the runs).
+            shape = (table, tuple(change.values))
+            if (candidates := shapes.get(shape)) is None:
+                candidates = shapes[shape] = by_key.setdefault((table, frozenset(shape[1])), [])
             position = bisect_left(candidates, lowest)
             if position < len(candidates):
                 index = candidates[position]
@@ -75,10 +81,6 @@ def write_runs(steps: Sequence[Step], graph: FkGraph) -> list[Run]:
                 index = len(runs) - 1
                 candidates.append(index)
         runs[index].steps.append(step)
-        row_at[step.item.row] = max(index, row_at.get(step.item.row, 0))
+        row_at[row] = max(index, row_at.get(row, 0))
         last_of_table[table] = max(index, last_of_table.get(table, -1))
     return runs
-
-
-def _parent_tables(graph: FkGraph, table: str) -> set[str]:
-    return {rel.references for rel, _ in graph.relationships_for(table)}
