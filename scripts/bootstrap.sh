@@ -11,7 +11,8 @@ missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql postgresql-contrib)
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
-command -v promtool >/dev/null || missing+=(prometheus)  # promtool checks and tests the alert rules
+# promtool checks and tests the alert rules; the server scrapes the live pipeline in the end-to-end tests
+{ command -v promtool && command -v prometheus; } >/dev/null || missing+=(prometheus)
 python3 -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null || missing+=(python3 python3-venv)
 python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
 if ((${#missing[@]})); then
