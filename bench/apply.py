@@ -51,7 +51,7 @@ from replicator.connect.client import ConnectClient
 from replicator.connect.register import register_connector
 from replicator.demo.load import seed
 from replicator.demo.reset import reset_pipeline
-from replicator.drain import SLOT, slot_at
+from replicator.drain import slot_at
 from replicator.mapping.catalog import read_catalog
 from replicator.mapping.model import Mapping, load_mapping
 from replicator.poll import until
@@ -164,13 +164,13 @@ def prepare_backlog(settings: Settings, mapping: Mapping, base: list[Record], ch
     with psycopg.connect(settings.v1_admin.conninfo(), autocommit=True) as v1:
         events, write_s = workload.backlog(v1, workload.ChangeGenerator.load(v1), changes)
         lsn = str(v1.execute("SELECT pg_current_wal_lsn()").fetchone()[0])  # type: ignore[index]
-        until(lambda: slot_at(v1, SLOT, lsn), "Debezium's capture of the backlog", 600, interval=0.5)
+        until(lambda: slot_at(v1, settings.slot, lsn), "Debezium's capture of the backlog", 600, interval=0.5)
     _say(f"backlog: {events:,} changes to V1 in {write_s:.1f}s, captured")
     return read_records(settings, topics, since)
 
 
 def _topics(mapping: Mapping) -> list[str]:
-    return source_topics(sorted({t.source for t in mapping.tables}))
+    return source_topics(mapping)
 
 
 def _end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartition, int]:

@@ -15,8 +15,6 @@ from replicator.errors import ReplicatorError
 from replicator.kafka_util import end_offsets, group_offsets
 from replicator.settings import Settings
 
-SLOT = "replicator_v1"
-
 
 @dataclass(frozen=True, slots=True)
 class DrainState:
@@ -44,7 +42,7 @@ def slot_at(v1: psycopg.Connection[Any], slot: str, lsn: str) -> bool | None:
 
 def drain_state(settings: Settings, topics: list[str], wal_lsn: str) -> DrainState:
     with psycopg.connect(settings.v1_admin.conninfo(), autocommit=True) as v1:
-        confirmed = slot_at(v1, SLOT, wal_lsn)
+        confirmed = slot_at(v1, settings.slot, wal_lsn)
     pattern = "|".join(re.escape(t) for t in topics)
     ends = end_offsets(settings.kafka_bootstrap, pattern)
     done = group_offsets(settings.kafka_bootstrap, settings.consumer_group)
@@ -84,11 +82,12 @@ def wait_drained(
 
 def wait_slot_caught_up(settings: Settings, *, timeout: float = 300) -> None:
     """Wait until Debezium has shipped (and confirmed) everything V1 committed before this call."""
+    slot = settings.slot
     with psycopg.connect(settings.v1_admin.conninfo(), autocommit=True) as v1:
         lsn = str(v1.execute("SELECT pg_current_wal_lsn()").fetchone()[0])  # type: ignore[index]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if slot_at(v1, SLOT, lsn) is not False:  # caught up, or no slot yet: nothing to wait for
+            if slot_at(v1, slot, lsn) is not False:  # caught up, or no slot yet: nothing to wait for
                 return
             time.sleep(0.5)
-    raise ReplicatorError(f"Debezium did not catch up with V1 within {timeout:.0f}s (slot {SLOT})")
+    raise ReplicatorError(f"Debezium did not catch up with V1 within {timeout:.0f}s (slot {slot})")

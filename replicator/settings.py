@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from replicator.connect.config import load_connector
 from replicator.errors import ConfigError
 
 ENV_PREFIX = "REPLICATOR_"
@@ -84,13 +85,25 @@ class Settings(BaseSettings):
     v2_writer: PostgresEndpoint = PostgresEndpoint(port=25433, user="replicator_writer")
     kafka_bootstrap: str = "127.0.0.1:29092"
     connect_url: str = "http://127.0.0.1:28083"
-    connector_name: str = "replicator-v1"
-    topic_prefix: str = "v1"
     consumer_group: str = "replicator"
     dead_letter_topic: str = "replicator.dlq"
     mapping_path: Path = Path(__file__).resolve().parents[1] / "schemas" / "mapping.yaml"
     worker_web_host: str = "127.0.0.1"
     worker_web_port: int = 26066
+
+    # The connector's names come from its file, which Kafka Connect runs: one source of truth, so that
+    # the workers, the drain, the fence and the cutover checks always watch what Debezium writes.
+    @property
+    def connector_name(self) -> str:
+        return load_connector().name
+
+    @property
+    def topic_prefix(self) -> str:
+        return load_connector().topic_prefix
+
+    @property
+    def slot(self) -> str:
+        return load_connector().slot
 
 
 def state_dir_from_env() -> Path:

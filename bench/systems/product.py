@@ -30,7 +30,7 @@ from replicator.connect.config import load_connector
 from replicator.connect.register import register_connector
 from replicator.connect.reset import fresh_connector
 from replicator.db.bootstrap import bootstrap_v2
-from replicator.drain import SLOT, slot_at
+from replicator.drain import slot_at
 from replicator.kafka_util import end_offsets, group_offsets
 from replicator.mapping.catalog import read_catalog
 from replicator.poll import until
@@ -63,7 +63,9 @@ class ProductSystem:
     def group(self) -> str:
         return f"bench-{self.key}"
 
-    source_slot = SLOT
+    @property
+    def source_slot(self) -> str:
+        return load_connector().slot
 
     def settings(self) -> dict[str, Any]:
         from replicator.worker.app import BATCH_MAX, BATCH_WITHIN_S
@@ -166,7 +168,7 @@ class ProductSystem:
         }
 
     def caught_up(self, bench: Bench, lsn: str) -> bool:
-        return slot_confirmed(bench, SLOT, lsn) and self._drained(bench)
+        return slot_confirmed(bench, self.source_slot, lsn) and self._drained(bench)
 
     def target(self, bench: Bench, v1_table: str) -> tuple[str, str]:
         if self.identity:

@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from replicator.cli.output import progress_line
-from replicator.db.bootstrap import PUBLICATION, bootstrap
+from replicator.connect.config import load_connector
+from replicator.db.bootstrap import bootstrap
 from replicator.settings import load_settings
 
 app = typer.Typer(no_args_is_help=True, help="Database preparation.")
@@ -20,7 +21,7 @@ def bootstrap_command(dry_run: Annotated[bool, typer.Option("--dry-run")] = Fals
     if dry_run:
         progress_line(
             f"would prepare {settings.v1_admin.describe()}: role {settings.v1_replication.user}, "
-            f"schema replicator, publication {PUBLICATION}"
+            f"schema replicator, publication {load_connector().publication}"
         )
         progress_line(
             f"would prepare {settings.v2_admin.describe()}: role {settings.v2_writer.user} (DML only)"

@@ -8,6 +8,7 @@ before and after. On a rerun without ``--reseed`` the connector is already strea
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Annotated
@@ -19,7 +20,6 @@ from psycopg import sql
 from replicator.cli.output import progress_line, table
 from replicator.cli.progress import table_progress
 from replicator.connect.client import ConnectClient
-from replicator.connect.config import load_connector
 from replicator.connect.reset import fresh_connector
 from replicator.demo import spec
 from replicator.demo.load import seed
@@ -76,7 +76,8 @@ def _prepare(stack: Stack, mapping: Mapping, *, scale: float, reseed: bool) -> B
             for worker in stack.workers():
                 worker.stop()
             # A reseeded V1 is loaded again from scratch: no connector, offsets, slot or old events.
-            fresh_connector(settings, topics=rf"{load_connector().topic_prefix}\.public\..*")
+            schema = re.escape(mapping.source_schema)
+            fresh_connector(settings, topics=rf"{re.escape(settings.topic_prefix)}\.{schema}\..*")
             reset_pipeline(stack.settings, mapping)
             with table_progress("seed") as progress:
                 report = seed(v1, v2, scale=scale, progress=progress)
@@ -130,9 +131,7 @@ def _replicate(stack: Stack, mapping: Mapping, *, timeout: float) -> float:
             f"{'' if s.slot_caught_up else ', Debezium still shipping'}"
         )
 
-    state = wait_drained(
-        settings, source_topics(sorted({t.source for t in mapping.tables})), timeout=timeout, progress=report
-    )
+    state = wait_drained(settings, source_topics(mapping), timeout=timeout, progress=report)
     if not state.zero:
         raise ReplicatorError(f"lag is not zero after {timeout:.0f}s: {state}")
     elapsed = time.monotonic() - started
@@ -144,7 +143,7 @@ def _summary(
     stack: Stack, mapping: Mapping, *, before: Before, loaded: int, timings: dict[str, float], scale: float
 ) -> None:
     settings = stack.settings
-    state = read_status(settings, load_connector().topic_prefix)
+    state = read_status(settings, settings.topic_prefix)
     with psycopg.connect(settings.v2_admin.conninfo()) as v2:
         v2_after = sum(_rows(v2, sorted({t.target for t in mapping.tables})).values())
     totals = state.ledger.totals()

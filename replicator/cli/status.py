@@ -7,14 +7,14 @@ from typing import Annotated
 import typer
 
 from replicator.cli.output import emit_json, progress_line, table
-from replicator.connect.config import load_connector
 from replicator.settings import load_settings
 from replicator.status import read_status
 
 
 def status(json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Lag, parked rows, dead letters and the accounting; exit code 1 when the accounting does not add up."""
-    state = read_status(load_settings(), load_connector().topic_prefix)
+    settings = load_settings()
+    state = read_status(settings, settings.topic_prefix)
     if json:
         emit_json(state.as_dict())
     else:

@@ -20,6 +20,8 @@ CONNECTORS_DIR = Path(__file__).resolve().parents[2] / "connectors"
 V1_SOURCE = CONNECTORS_DIR / "v1-source.json"
 SECRET_KEYS = ("database.password",)
 ENV_REFERENCE = re.compile(r"^\$\{env:[A-Z0-9_]+\}$")
+POSTGRES_NAME = re.compile(r"[a-z0-9_]{1,63}")
+"""A replication slot's name as PostgreSQL accepts it; publications are held to the same form."""
 REQUIRED = (
     "connector.class",
     "plugin.name",
@@ -40,6 +42,16 @@ class ConnectorConfig:
     def topic_prefix(self) -> str:
         return self.config["topic.prefix"]
 
+    @property
+    def slot(self) -> str:
+        """V1's replication slot: the drain, the fence, the cutover checks and the metrics read it."""
+        return self.config["slot.name"]
+
+    @property
+    def publication(self) -> str:
+        """V1's publication, which ``replicator db bootstrap`` creates (Debezium may not)."""
+        return self.config["publication.name"]
+
     def heartbeat_topic(self) -> str:
         prefix = self.config.get("topic.heartbeat.prefix", "__debezium-heartbeat")
         return f"{prefix}.{self.topic_prefix}"
@@ -51,8 +63,10 @@ class ConnectorConfig:
         return {"name": self.name, "config": dict(self.config)}
 
 
-def load_connector(path: Path = V1_SOURCE) -> ConnectorConfig:
-    """Read and check a connector file: required keys present, secrets only as env references."""
+def load_connector(path: Path | None = None) -> ConnectorConfig:
+    """Read and check a connector file (by default ``V1_SOURCE``): required keys present, secrets only as
+    env references, plain slot and publication names."""
+    path = V1_SOURCE if path is None else path
     try:
         raw = orjson.loads(path.read_bytes())
     except (OSError, orjson.JSONDecodeError) as exc:
@@ -73,6 +87,14 @@ def load_connector(path: Path = V1_SOURCE) -> ConnectorConfig:
                 source=str(path),
                 problem="holds an inline value",
                 valid="a config-provider reference such as ${env:V1_DB_REPLICATION_PASSWORD}",
+            )
+    for key in ("slot.name", "publication.name"):
+        if not POSTGRES_NAME.fullmatch(str(config[key])):
+            raise ConfigError(
+                f"config.{key}",
+                source=str(path),
+                problem=f"{config[key]!r} is not a plain PostgreSQL name",
+                valid="1 to 63 lower-case letters, digits and underscores",
             )
     if config["publication.autocreate.mode"] != "disabled":
         raise ConfigError(

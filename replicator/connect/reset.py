@@ -14,7 +14,6 @@ import httpx
 import psycopg
 
 from replicator.connect.config import load_connector
-from replicator.drain import SLOT
 from replicator.poll import until
 from replicator.settings import Settings
 
@@ -23,9 +22,11 @@ Conn = psycopg.Connection[Any]
 __all__ = ["delete_topics", "drop_idle_slot", "fresh_connector"]
 
 
-def fresh_connector(settings: Settings, *, topics: str = r"v1\..*", timeout: float = 60.0) -> None:
-    """No connector, no stored source offsets, no slot, no ``topics``: the next registration snapshots."""
+def fresh_connector(settings: Settings, *, topics: str | None = None, timeout: float = 60.0) -> None:
+    """No connector, no stored source offsets, no slot, no ``topics`` (a regex; by default every topic
+    of the connector's prefix): the next registration snapshots."""
     name = load_connector().name
+    topics = rf"{re.escape(settings.topic_prefix)}\..*" if topics is None else topics
     http = httpx.Client(base_url=settings.connect_url, timeout=30.0)
     if http.get(f"/connectors/{name}").status_code == 404:
         # Offsets outlive a deleted connector: recreate it stopped so they can be deleted.
@@ -41,7 +42,8 @@ def fresh_connector(settings: Settings, *, topics: str = r"v1\..*", timeout: flo
     )
     http.delete(f"/connectors/{name}").raise_for_status()
     with psycopg.connect(settings.v1_admin.conninfo(), autocommit=True) as v1:
-        until(lambda: drop_idle_slot(v1, SLOT), f"slot {SLOT} to be released and dropped", timeout)
+        slot = settings.slot
+        until(lambda: drop_idle_slot(v1, slot), f"slot {slot} to be released and dropped", timeout)
     delete_topics(settings.kafka_bootstrap, topics)
 
 

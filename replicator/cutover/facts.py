@@ -11,7 +11,6 @@ from replicator.connect.client import ConnectClient
 from replicator.cutover.checks import Check, Facts, Limits, Verification, evaluate
 from replicator.cutover.v1 import frozen
 from replicator.dlq.topic import DeadLetterTopic
-from replicator.drain import SLOT
 from replicator.kafka_util import group_members
 from replicator.mapping.model import Mapping
 from replicator.settings import Settings
@@ -36,7 +35,7 @@ def readiness(settings: Settings, mapping: Mapping, limits: Limits | None = None
 
 def gather(settings: Settings, mapping: Mapping) -> Facts:
     with psycopg.connect(settings.v1_admin.conninfo(), autocommit=True) as v1:
-        slot = v1.execute(SLOT_SQL, [SLOT]).fetchone()
+        slot = v1.execute(SLOT_SQL, [settings.slot]).fetchone()
         is_frozen = frozen(v1)
     with psycopg.connect(settings.v2_admin.conninfo(), autocommit=True) as v2:
         verification = {

@@ -174,7 +174,7 @@ class Cutover:
     def _drain(self, state: CutoverState) -> str:
         assert state.fence_lsn is not None
         started = time.monotonic()
-        topics = source_topics(sorted({t.source for t in self.mapping.tables}))
+        topics = source_topics(self.mapping)
         drained = wait_drained(self.settings, topics, timeout=self.drain_timeout_s, lsn=state.fence_lsn)
         if not drained.zero:
             raise CutoverError(

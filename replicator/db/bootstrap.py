@@ -11,9 +11,9 @@ from importlib import resources
 import psycopg
 from psycopg import sql
 
+from replicator.connect.config import load_connector
 from replicator.settings import PostgresEndpoint, Settings
 
-PUBLICATION = "replicator_v1"
 PUBLISHED_SCHEMAS = ("public", "replicator")
 
 
@@ -59,10 +59,11 @@ def bootstrap_v1(admin: PostgresEndpoint, replication: PostgresEndpoint) -> None
         conn.execute(_sql_file("v1_bootstrap.sql"))
         ensure_login_role(conn, replication, replication=True)
         conn.execute(_grants("v1_grants.sql", replication.user))
-        if conn.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", [PUBLICATION]).fetchone() is None:
+        publication = load_connector().publication
+        if conn.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", [publication]).fetchone() is None:
             conn.execute(
                 sql.SQL("CREATE PUBLICATION {} FOR TABLES IN SCHEMA {}").format(
-                    sql.Identifier(PUBLICATION),
+                    sql.Identifier(publication),
                     sql.SQL(", ").join(sql.Identifier(s) for s in PUBLISHED_SCHEMAS),
                 )
             )

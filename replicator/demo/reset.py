@@ -25,7 +25,7 @@ def reset_pipeline(settings: Settings, mapping: Mapping) -> dict[TopicPartition,
     """Workers of ``settings.consumer_group`` must be stopped. Returns the group's new start offsets."""
     with psycopg.connect(settings.v2_admin.conninfo(), autocommit=True) as v2:
         truncate_state(v2)
-    topics = source_topics(sorted({t.source for t in mapping.tables}))
+    topics = source_topics(mapping)
     ensure_topics(settings, [*topics, settings.dead_letter_topic])
     DeadLetterTopic(settings.kafka_bootstrap, settings.dead_letter_topic).start_generation()
     wait_slot_caught_up(settings)

@@ -101,7 +101,7 @@ def initial_load(
     the load refuses to run over (``sink.state``)."""
     started = time.monotonic()
     connector = load_connector()
-    slot = connector.config["slot.name"]
+    slot = connector.slot
     if ConnectClient(settings.connect_url).status(connector.name) is not None:
         raise LoadError(
             f"connector {connector.name} is already registered, so V2 is replicated from slot {slot}:"

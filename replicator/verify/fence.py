@@ -15,7 +15,6 @@ from collections.abc import Sequence
 
 import psycopg
 
-from replicator.drain import SLOT
 from replicator.kafka_util import end_offsets, group_offsets
 from replicator.settings import Settings
 from replicator.verify import sql as q
@@ -25,7 +24,7 @@ __all__ = ["wait_passed"]
 
 def _slot_passed(settings: Settings, lsn: int) -> bool:
     with psycopg.connect(settings.v1_admin.conninfo(), autocommit=True) as v1:
-        row = v1.execute(q.SLOT_PASSED, [lsn, SLOT]).fetchone()
+        row = v1.execute(q.SLOT_PASSED, [lsn, settings.slot]).fetchone()
     return bool(row and row[0])
 
 

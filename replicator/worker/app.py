@@ -44,9 +44,11 @@ STARTUP_BACKOFF_MAX_S = 30.0
 PROMETHEUS_CONTENT_TYPE = "text/plain"
 
 
-def source_topics(sources: list[str]) -> list[str]:
+def source_topics(mapping: Mapping) -> list[str]:
+    """The topics Debezium writes the mapped V1 tables to, and its heartbeat's."""
     connector = load_connector()
-    return [connector.table_topic("public", t) for t in sorted(sources)] + [
+    sources = sorted({t.source for t in mapping.tables})
+    return [connector.table_topic(mapping.source_schema, t) for t in sources] + [
         connector.table_topic("replicator", "heartbeat")
     ]
 
@@ -79,7 +81,7 @@ class Pipeline:
         ):
             self.v1_catalog = read_catalog(v1, mapping.source_schema)
             self.v2_catalog = read_catalog(v2, mapping.target_schema)
-        self.topics = source_topics(sorted({t.source for t in mapping.tables}))
+        self.topics = source_topics(mapping)
         ensure_topics(settings, [*self.topics, settings.dead_letter_topic])
         self.registry = CollectorRegistry()
         self.metrics = Metrics(self.registry)
@@ -133,7 +135,7 @@ class Pipeline:
         self.metrics.set_parked(snapshot.parked)
         if snapshot.slot_wal_bytes is not None:
             gauge = self.metrics.replication_slot_retained_wal_bytes
-            gauge.labels(slot="replicator_v1").set(snapshot.slot_wal_bytes)
+            gauge.labels(slot=self.settings.slot).set(snapshot.slot_wal_bytes)
 
 
 class _NoConsumerBoot(BootStrategy):

@@ -32,5 +32,5 @@ def measure(settings: Settings, topics: list[str]) -> LagSnapshot:
             str(t): int(n) for t, n in v2.execute("SELECT tbl, count(*) FROM replicator.parked GROUP BY tbl")
         }
     with psycopg.connect(settings.v1_replication.conninfo()) as v1:
-        row = v1.execute(SLOT_SQL, ["replicator_v1"]).fetchone()
+        row = v1.execute(SLOT_SQL, [settings.slot]).fetchone()
     return LagSnapshot(lag, parked, None if row is None or row[0] is None else int(row[0]))

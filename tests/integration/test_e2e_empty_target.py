@@ -49,7 +49,7 @@ def first_sync(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 def test_every_row_arrives_and_nothing_stays_parked(first_sync: Mapping, stack: Stack) -> None:
     settings = stack.settings.model_copy(update={"consumer_group": GROUP})
-    topics = source_topics(sorted({t.source for t in first_sync.tables}))
+    topics = source_topics(first_sync)
     state = wait_drained(settings, topics, timeout=300)
     assert state.zero, state
     with psycopg.connect(settings.v2_admin.conninfo()) as v2:
@@ -62,6 +62,6 @@ def test_every_row_arrives_and_nothing_stays_parked(first_sync: Mapping, stack: 
 
 def test_v2_is_v1_through_the_mapping_after_the_first_sync(first_sync: Mapping, stack: Stack) -> None:
     settings = stack.settings.model_copy(update={"consumer_group": GROUP})
-    topics = source_topics(sorted({t.source for t in first_sync.tables}))
+    topics = source_topics(first_sync)
     assert wait_drained(settings, topics, timeout=300).zero
     assert v2_problems(settings, first_sync) == {}

@@ -116,7 +116,7 @@ def test_v1_changed_during_and_after_the_load(loaded: Loaded) -> None:
 
 def test_v2_is_v1_through_the_mapping_after_load_and_stream(loaded: Loaded, stack: Stack) -> None:
     settings = stack.settings.model_copy(update={"consumer_group": GROUP})
-    topics = source_topics(sorted({t.source for t in loaded.mapping.tables}))
+    topics = source_topics(loaded.mapping)
     state = wait_drained(settings, topics, timeout=180)
     assert state.zero, state
     assert v2_problems(settings, loaded.mapping) == {}

@@ -68,7 +68,7 @@ def pipeline(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     settings = stack.settings.model_copy(
         update={"consumer_group": GROUP, "state_dir": tmp_path_factory.mktemp("verify-state")}
     )
-    topics = source_topics(sorted({t.source for t in mapping.tables}))
+    topics = source_topics(mapping)
     reset_pipeline(settings, mapping)
     with (
         psycopg.connect(settings.v1_admin.conninfo()) as v1,

@@ -145,7 +145,7 @@ def start_pipeline(
     mapping_file.write_text(re.sub(r"park_timeout: \S+", "park_timeout: 3s", text))
     mapping = load_mapping(mapping_file)
     settings = stack.settings
-    topics = source_topics(sorted({t.source for t in mapping.tables}))
+    topics = source_topics(mapping)
     pipe = Pipeline(stack, mapping, {}, topics, {}, group, worker, dead_letter_topic)
     pipe.start_offsets = reset_pipeline(pipe.worker_settings, mapping)
     with (

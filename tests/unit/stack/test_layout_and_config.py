@@ -7,9 +7,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+from replicator.connect import config as connector_file
 from replicator.connect.config import load_connector
 from replicator.errors import ConfigError, StackError
-from replicator.settings import StackSettings
+from replicator.settings import Settings, StackSettings
 from replicator.stack.layout import (
     Layout,
     connect_worker_properties,
@@ -60,7 +61,7 @@ def test_shipped_connector_config_is_valid() -> None:
 
 
 def _write(tmp_path: Path, config: dict[str, str]) -> Path:
-    base = orjson.loads(Path(load_connector.__defaults__[0]).read_bytes())  # type: ignore[index]
+    base = orjson.loads(connector_file.V1_SOURCE.read_bytes())
     base["config"].update(config)
     path = tmp_path / "c.json"
     path.write_bytes(orjson.dumps(base))
@@ -79,6 +80,34 @@ def test_publication_autocreate_is_refused(tmp_path: Path) -> None:
     """Publication autocreation (needs a superuser) is refused with the valid value named."""
     with pytest.raises(ConfigError, match="valid: disabled"):
         load_connector(_write(tmp_path, {"publication.autocreate.mode": "all_tables"}))
+
+
+@pytest.mark.parametrize("key", ["slot.name", "publication.name"])
+@pytest.mark.parametrize("value", ["Replicator", "v1-slot", "", "x" * 64, "v1\n"])
+def test_slot_and_publication_names_must_be_plain(tmp_path: Path, key: str, value: str) -> None:
+    """PostgreSQL refuses such a slot name only when Debezium first creates the slot: refused here."""
+    with pytest.raises(ConfigError, match="lower-case letters, digits and underscores") as info:
+        load_connector(_write(tmp_path, {key: value}))
+    assert info.value.field == f"config.{key}"
+
+
+def test_the_settings_follow_the_connector_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The slot the drain, the fence, the cutover checks and the metrics watch, the topics' prefix and
+    the connector's name are the file's, whatever it says: no second place to keep in step."""
+    edited = _write(tmp_path, {"slot.name": "migration_7", "topic.prefix": "legacy"})
+    monkeypatch.setattr(connector_file, "V1_SOURCE", edited)
+    settings = Settings()
+    assert (settings.slot, settings.topic_prefix) == ("migration_7", "legacy")
+    assert settings.connector_name == orjson.loads(edited.read_bytes())["name"]
+
+
+def test_no_module_names_the_slot_or_the_publication_itself() -> None:
+    """They are read from the connector file (``ConnectorConfig.slot``, ``.publication``)."""
+    shipped = load_connector()
+    package = Path(connector_file.__file__).resolve().parents[1]
+    for path in package.rglob("*.py"):
+        text = path.read_text()
+        assert f'"{shipped.slot}"' not in text and f'"{shipped.publication}"' not in text, path
 
 
 def test_stack_error_shows_the_log_tail() -> None:
