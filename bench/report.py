@@ -86,7 +86,7 @@ def environment(bench: Bench) -> dict[str, Any]:
     )
     return {
         "git_commit": commit + ("+changes" if dirty else ""),
-        "cpus": os.cpu_count(),
+        "cpus": len(os.sched_getaffinity(0)),  # the CPUs this run may use (taskset), not the host's
         "memory_gib": round(mem_kb / 2**20, 1),
         "kernel": platform.release(),
         "python": sys.version.split()[0],

@@ -32,6 +32,7 @@ from replicator.connect.reset import fresh_connector
 from replicator.db.bootstrap import bootstrap_v2
 from replicator.drain import slot_at
 from replicator.kafka_util import end_offsets, group_offsets
+from replicator.load.run import default_processes
 from replicator.mapping.catalog import read_catalog
 from replicator.poll import until
 from replicator.sink.state import STATE_TABLES
@@ -78,6 +79,7 @@ class ProductSystem:
             "batch_within_s": BATCH_WITHIN_S,
             "connector": load_connector().config.get("plugin.name"),
             "initial_sync": "Debezium snapshot" if self.debezium_snapshot else "replicator load (FK order)",
+            "load_processes": default_processes(),
         }
 
     # ------------------------------------------------------------------ lifecycle

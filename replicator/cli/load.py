@@ -26,8 +26,13 @@ def load(  # noqa: PLR0917 - typer maps each parameter to one option of the comm
     mapping_path: MappingOpt = DEFAULT_MAPPING,
     batch_rows: Annotated[int, typer.Option(min=1, help="V1 rows per V2 transaction.")] = 5000,
     processes: Annotated[
-        int, typer.Option(min=1, help="Loading processes, each a share of every table's rows.")
-    ] = 2,
+        int | None,
+        typer.Option(
+            min=1,
+            help="Loading processes, each a share of every table's rows (default: one per CPU this command"
+            " may use, up to 8).",
+        ),
+    ] = None,
     replace_slot: Annotated[
         bool, typer.Option("--replace-slot", help="Drop an idle slot left by an interrupted load first.")
     ] = False,
@@ -66,6 +71,7 @@ def load(  # noqa: PLR0917 - typer maps each parameter to one option of the comm
         reset_state=reset_state,
         register=register,
         progress=progress_line,
+        mapping_source=str(mapping_path),
     )
     outcomes = report.ledger.totals()
     if json:

@@ -12,8 +12,19 @@ app = typer.Typer(no_args_is_help=True, help="Replication workers.")
 
 
 @app.command()
-def run() -> None:
-    """Run one worker in the foreground (scale out by starting more: they share one consumer group)."""
+def run(dry_run: Annotated[bool, typer.Option("--dry-run")] = False) -> None:
+    """Run one worker in the foreground (scale out by starting more: they share one consumer group).
+
+    With --dry-run: check the settings, the mapping against V1 and V2, and Kafka, say what the worker
+    would consume and write, and exit (0; 2 for a bad setting or mapping; 3 when something is unreachable).
+    """
+    if dry_run:
+        from replicator.settings import load_settings
+        from replicator.worker.preflight import preflight
+
+        for line in preflight(load_settings()):
+            progress_line(line)
+        return
     from replicator.worker.app import run_worker
 
     run_worker()

@@ -10,12 +10,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
+from replicator.errors import ConfigError
 from replicator.mapping import transforms
 from replicator.mapping.catalog import Catalog, CatalogColumn, CatalogTable
 from replicator.mapping.model import ColumnSpec, Mapping, OnOrphan, TableMapping
 from replicator.mapping.transforms import TypeFamily
 
-__all__ = ["Finding", "Level", "check_mapping", "compatible", "family_of", "format_fk_graph"]
+__all__ = ["Finding", "Level", "check_mapping", "compatible", "family_of", "format_fk_graph", "require_valid"]
 
 F = TypeFamily
 
@@ -116,6 +117,19 @@ def check_mapping(mapping: Mapping, v1: Catalog, v2: Catalog) -> list[Finding]:
     findings.extend(_check_unused(mapping, v1))
     findings.extend(_check_relationships(mapping, v2))
     findings.extend(_check_cycles(mapping, v2))
+    return findings
+
+
+def require_valid(mapping: Mapping, v1: Catalog, v2: Catalog, *, source: str) -> list[Finding]:
+    """``check_mapping`` for a command about to write V2 (a worker, the load): its warnings, or a
+    ``ConfigError`` naming the first error's field, the mapping file it came from and what is valid, with
+    how many more errors ``replicator mapping check`` lists."""
+    findings = check_mapping(mapping, v1, v2)
+    errors = [f for f in findings if f.level is Level.ERROR]
+    if errors:
+        first, more = errors[0], len(errors) - 1
+        others = f" (and {more} more: `replicator mapping check` lists every error)" if more else ""
+        raise ConfigError(first.location, source=source, problem=first.message + others, valid=first.valid)
     return findings
 
 

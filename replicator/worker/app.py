@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from replicator import gctune
 from replicator.connect.config import load_connector
-from replicator.mapping.catalog import read_catalog
+from replicator.mapping.live import checked_catalogs
 from replicator.mapping.model import Mapping, load_mapping
 from replicator.metrics import Metrics
 from replicator.settings import Settings, load_settings
@@ -72,15 +72,17 @@ def ensure_topics(settings: Settings, names: list[str], partitions: int = 3) -> 
 class Pipeline:
     """What the agent and timers share: processors, metrics, health, and the lag bookkeeping."""
 
-    def __init__(self, settings: Settings, mapping: Mapping) -> None:
+    def __init__(self, settings: Settings, mapping: Mapping, mapping_path: Path | None = None) -> None:
+        mapping_path = mapping_path or settings.mapping_path
         self.settings = settings
         self.mapping = mapping
-        with (
-            psycopg.connect(settings.v1_replication.conninfo()) as v1,
-            psycopg.connect(settings.v2_writer.conninfo()) as v2,
-        ):
-            self.v1_catalog = read_catalog(v1, mapping.source_schema)
-            self.v2_catalog = read_catalog(v2, mapping.target_schema)
+        # Before anything is consumed: a mapping that names what V1 or V2 lacks stops the start-up here,
+        # instead of failing every batch.
+        self.v1_catalog, self.v2_catalog, warnings = checked_catalogs(
+            settings, mapping, source=str(mapping_path)
+        )
+        for finding in warnings:
+            log.warning("mapping: %s", finding)
         self.topics = source_topics(mapping)
         ensure_topics(settings, [*self.topics, settings.dead_letter_topic])
         self.registry = CollectorRegistry()
@@ -149,7 +151,8 @@ class WorkerApp(faust.App):
 
 
 def create_app(settings: Settings, *, mapping_path: Path | None = None) -> faust.App:
-    pipeline = Pipeline(settings, load_mapping(mapping_path or settings.mapping_path))
+    mapping_path = mapping_path or settings.mapping_path
+    pipeline = Pipeline(settings, load_mapping(mapping_path), mapping_path)
     app = WorkerApp(
         settings.consumer_group,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -228,10 +231,14 @@ def create_app_when_reachable(
     reads both catalogs and makes sure of its topics first): a worker started during an outage waits
     it out, reporting each attempt, instead of exiting. A bad configuration or mapping still stops it."""
     delay = 1.0
-    # Faust configures logging only once the app runs: until then, time-stamped lines of our own.
+    # Faust configures logging only once the app runs: until then, time-stamped lines of our own, on
+    # the root logger with the Kafka clients' repeats held back (kafka-python's admin client logs each
+    # failed connection of a start-up outage, which Python's last-resort handler would print in full).
     early = logging.StreamHandler()
-    early.setFormatter(logging.Formatter("[%(asctime)s] [%(levelname)s] %(message)s"))
-    log.addHandler(early)
+    early.setFormatter(logging.Formatter("[%(asctime)s] [%(levelname)s] %(name)s: %(message)s"))
+    quiet_handlers([early])
+    root = logging.getLogger()
+    root.addHandler(early)
     try:
         while True:
             try:
@@ -244,7 +251,7 @@ def create_app_when_reachable(
                 sleep(delay)
                 delay = min(delay * 2, backoff_max_s)
     finally:
-        log.removeHandler(early)
+        root.removeHandler(early)
 
 
 def run_worker(settings: Settings | None = None) -> None:

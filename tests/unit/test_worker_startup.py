@@ -3,6 +3,7 @@ still stops it at once. ``create_app`` is replaced: the real one is exercised by
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import psycopg
@@ -50,3 +51,29 @@ def test_a_bad_configuration_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(ConfigError):
         worker_app.create_app_when_reachable(None, sleep=lambda _: None)  # type: ignore[arg-type]
     assert len(calls) == 1
+
+
+def test_the_kafka_clients_repeats_are_held_back_before_faust_configures_logging(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A start-up outage: the Kafka client's identical errors are printed once, with the worker's own
+    retry lines, time-stamped, and never through Python's last-resort handler."""
+    calls: list[int] = []
+    client = logging.getLogger("kafka.client")
+
+    def create_app(settings: Any) -> str:
+        calls.append(1)
+        for _ in range(20):
+            client.error("Unable to connect to %s", "127.0.0.1:1")
+        if len(calls) <= 2:
+            raise KafkaTimeoutError("bootstrap")
+        return "the app"
+
+    monkeypatch.setattr(worker_app, "create_app", create_app)
+    handlers = list(logging.getLogger().handlers)
+    assert worker_app.create_app_when_reachable(None, sleep=lambda _: None) == "the app"  # type: ignore[arg-type]
+    assert logging.getLogger().handlers == handlers  # the early handler is gone once Faust takes over
+    err = capsys.readouterr().err
+    assert err.count("Unable to connect to 127.0.0.1:1") == 1, err
+    assert err.count("cannot start: Kafka unreachable") == 2
+    assert all(line.startswith("[") for line in err.splitlines()), err

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from replicator.errors import ConfigError
 from replicator.mapping.catalog import Catalog, CatalogColumn, CatalogTable, ForeignKey, read_catalog
-from replicator.mapping.check import Finding, Level, check_mapping, format_fk_graph
+from replicator.mapping.check import Finding, Level, check_mapping, format_fk_graph, require_valid
 from replicator.mapping.model import Mapping
 
 MAPPING = """
@@ -145,6 +146,28 @@ def test_missing_v2_column(load: Callable[[str], Mapping]) -> None:
     finding = only(errors(check_mapping(mapping, v1_catalog(), v2_catalog())))
     assert finding.startswith("error: tables.orders.columns.note: V2 column orders.note does not exist")
     assert "valid: id, user_id" in finding
+
+
+def test_a_worker_or_the_load_refuses_a_mapping_with_errors(load: Callable[[str], Mapping]) -> None:
+    """``require_valid`` (run before anything is consumed or loaded) names the first error's field, the
+    mapping file and what is valid, and says how many more errors there are."""
+    mapping = load(
+        MAPPING.replace("      user_id: user_id\n", "      user_id: user_id\n      note: {const: x}\n")
+    )
+    v1 = Catalog("public", {"users": v1_catalog().tables["users"]})  # and V1 lacks orders
+    with pytest.raises(ConfigError) as info:
+        require_valid(mapping, v1, v2_catalog(), source="schemas/mapping.yaml")
+    error = info.value
+    assert (error.field, error.source) == ("tables.orders.source", "schemas/mapping.yaml")
+    assert error.valid == "users"
+    assert "and 1 more: `replicator mapping check` lists every error" in str(error)
+
+
+def test_a_valid_mapping_passes_with_its_warnings(load: Callable[[str], Mapping]) -> None:
+    """Warnings do not stop a worker: they are returned for its log."""
+    mapping = load(MAPPING.replace("    drop: [legacy]\n", ""))
+    found = require_valid(mapping, v1_catalog(), v2_catalog(), source="m.yaml")
+    assert [f.level for f in found] == [Level.WARNING]
 
 
 def test_unfed_not_null_column(mapping: Mapping) -> None:
