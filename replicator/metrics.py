@@ -93,6 +93,15 @@ class Metrics:
             "Unix time of the last successful V2 commit.",
             registry=registry,
         )
+        self.apply_retries = Counter(
+            "replicator_apply_retries_total",
+            "Batches not applied and retried after a backoff, by error: DatabaseRefusedError (V1 or V2"
+            " refused the statements: schema, rights, read-only), TransientError (a database away).",
+            ["error"],
+            registry=registry,
+        )
+        for error in ("DatabaseRefusedError", "TransientError"):  # at 0 from the start: no gap in graphs
+            self.apply_retries.labels(error=error)
         self._parked_tables: set[str] = set()
         self.fence_applied_lsn = Gauge(
             "replicator_fence_applied_lsn",

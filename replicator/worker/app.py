@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from replicator import gctune
 from replicator.connect.config import load_connector
+from replicator.errors import ReplicatorError
 from replicator.mapping.live import checked_catalogs
 from replicator.mapping.model import Mapping, load_mapping
 from replicator.metrics import Metrics
@@ -106,7 +107,13 @@ class Pipeline:
             v1_conninfo=s.v1_replication.conninfo(),
             dead_letters=self.dead_letters.send_all,
             connector_name=s.connector_name,
+            on_retry=self._retrying,
         )
+
+    def _retrying(self, error: ReplicatorError) -> None:
+        """A batch (or sweep) not applied, about to be retried: /ready and the metrics say why."""
+        self.health.failed("apply", error)
+        self.metrics.apply_retries.labels(error=type(error).__name__).inc()
 
     def observe(self, result: BatchResult) -> None:
         self.metrics.record_ledger(result.ledger)

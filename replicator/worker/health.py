@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from replicator.errors import ReplicatorError
+
 STALE_AFTER_S = 60.0
 
 
@@ -12,14 +14,16 @@ STALE_AFTER_S = 60.0
 class Health:
     last_commit: float | None = None
     started: float = field(default_factory=time.monotonic)
-    failures: dict[str, str] = field(default_factory=dict)  # activity → exception class of its last failure
+    failures: dict[str, str] = field(default_factory=dict)  # activity → its last failure, without values
 
     def committed(self) -> None:
         self.last_commit = time.monotonic()
         self.failures.pop("apply", None)
 
     def failed(self, activity: str, exc: BaseException) -> None:
-        self.failures[activity] = type(exc).__name__
+        """Record a failure: the product's own message (built from structured fields, never values), or
+        the class of anything else."""
+        self.failures[activity] = str(exc) if isinstance(exc, ReplicatorError) else type(exc).__name__
 
     def ready(self, *, assigned_partitions: int, now: float | None = None) -> dict[str, object]:
         now = time.monotonic() if now is None else now

@@ -50,6 +50,7 @@ from replicator.pipeline.resolver import resolve, tally, v1_checks
 from replicator.pipeline.values import RowDecoder
 from replicator.sink.store import Original, V2Store
 from replicator.sink.v1 import v1_presence, v1_row_columns
+from replicator.worker.dberrors import ROW_REJECTIONS, SinkConstraintError, describe, translate
 
 log = logging.getLogger("replicator.worker")
 
@@ -121,16 +122,6 @@ class _LazyOriginals(MappingABC[tuple[str, int, int], Original]):
         return len(self._rows)
 
 
-class SinkConstraintError(TerminalError):
-    """V2 refused a row (constraint or data error) even though its FKs were resolved."""
-
-    dead_letter_reason = DeadLetterReason.SINK_CONSTRAINT
-
-    def __init__(self, table: str, sqlstate: str | None, constraint: str | None) -> None:
-        self.table, self.sqlstate, self.constraint = table, sqlstate, constraint
-        super().__init__(f"V2 rejected a row of {table}: sqlstate {sqlstate}, constraint {constraint}")
-
-
 DeadLetterSink = Callable[[list[tuple[bytes | None, bytes | None, list[Header]]]], None]
 
 
@@ -147,6 +138,7 @@ class Processor:
         connector_name: str,
         clock: Callable[[], float] = time.time,
         record_versions: bool = True,
+        on_retry: Callable[[ReplicatorError], None] = lambda _error: None,
     ) -> None:
         self.mapping = mapping
         self.engine = MappingEngine(mapping)
@@ -164,6 +156,7 @@ class Processor:
         # False for the initial load: a loaded row sorts below every streamed change anyway, so it
         # needs no stored version (see replicator.load.run); the stream's changes record theirs.
         self.record_versions = record_versions
+        self.on_retry = on_retry  # told of each failed attempt before its wait (health, metrics)
         self._v2: psycopg.Connection[tuple[Any, ...]] | None = None
         self._v1: psycopg.Connection[tuple[Any, ...]] | None = None
 
@@ -339,7 +332,7 @@ class Processor:
             try:
                 return attempt()
             except (TransientError, psycopg.OperationalError) as exc:
-                log.warning("transient failure, retrying in %.1fs: %s", delay, _describe(exc))
+                self._report_retry(exc, delay)  # in a frame of its own: nothing here keeps exc alive
                 if self._v2 is not None and not self._v2.closed:
                     self._v2.close()
             # The collector is paused for the batch (gctune), so during an outage it would stay paused
@@ -348,6 +341,11 @@ class Processor:
             gc.collect()
             time.sleep(delay)
             delay = min(delay * 2, 30.0)
+
+    def _report_retry(self, exc: Exception, delay: float) -> None:
+        error = exc if isinstance(exc, TransientError) else translate(exc, "V2")  # type: ignore[arg-type]
+        log.warning("batch not applied, retrying in %.1fs: %s", delay, describe(error))
+        self.on_retry(error)
 
     def _transaction(
         self,
@@ -385,10 +383,14 @@ class Processor:
                         )
                 store.record(Ledger.of([ledger, batch_ledger]), progress)
                 self.dead_letters(dead + self._step_dead_letters(steps, originals, now_us))
-        except psycopg.OperationalError as exc:
-            raise TransientError(f"V2 transaction failed: {type(exc).__name__}") from None
+        except psycopg.Error as exc:
+            raise translate(exc, self._database_of(exc)) from None
         ledger.merge(batch_ledger)
         return steps
+
+    def _database_of(self, exc: psycopg.Error) -> str:
+        v1 = self._v1
+        return "V1" if v1 is not None and exc.pgconn is v1.pgconn else "V2"
 
     def _refill(self, table: str, keys: list[tuple[object, ...]]) -> dict[str, dict[str, object]]:
         """Full V2 rows for ``keys`` of ``table``, mapped from V1's current rows (see V2Store.refill)."""
@@ -423,8 +425,8 @@ class Processor:
             with store.conn.transaction():
                 store.write(steps, originals)
             return steps
-        except (psycopg.IntegrityError, psycopg.DataError) as exc:
-            log.warning("set-based write rejected (%s); isolating rows", _describe(exc))
+        except ROW_REJECTIONS as exc:
+            log.warning("set-based write rejected (%s); isolating rows", describe(exc))
             store.rolled_back()
         out: list[Step] = []
         for step in steps:
@@ -432,7 +434,7 @@ class Processor:
                 with store.conn.transaction():
                     store.write([step], originals)
                 out.append(step)
-            except (psycopg.IntegrityError, psycopg.DataError) as exc:
+            except ROW_REJECTIONS as exc:
                 store.rolled_back()
                 diag = exc.diag
                 error = SinkConstraintError(step.change.table, diag.sqlstate, diag.constraint_name)
@@ -505,12 +507,6 @@ def _advance(progress: dict[str, tuple[int, int]], name: str, ts_us: int, lsn: i
 
 def _dead_count(steps: Sequence[Step]) -> int:
     return sum(1 for s in steps if s.action is Action.DEAD_LETTER)
-
-
-def _describe(exc: BaseException) -> str:
-    """Class and SQLSTATE only: driver messages can echo row values."""
-    sqlstate = getattr(getattr(exc, "diag", None), "sqlstate", None)
-    return f"{type(exc).__name__}{f' sqlstate {sqlstate}' if sqlstate else ''}"
 
 
 __all__ = [

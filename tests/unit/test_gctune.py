@@ -94,6 +94,10 @@ def test_a_retried_batch_collects_its_garbage_before_waiting(monkeypatch: pytest
         cycles.append(weakref.ref(a))
         raise TransientError("V2 away")
 
+    told: list[str] = []
+    processor = SimpleNamespace(_v2=None, on_retry=lambda error: told.append(str(error)))
+    processor._report_retry = lambda exc, delay: Processor._report_retry(processor, exc, delay)  # type: ignore[arg-type]
     with gctune.paused():
-        Processor._with_retry(SimpleNamespace(_v2=None), attempt)  # type: ignore[arg-type]
+        Processor._with_retry(processor, attempt)  # type: ignore[arg-type]
+    assert told == ["V2 away", "V2 away"]
     assert alive_at_wait == [False, False]
