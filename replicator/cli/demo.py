@@ -21,11 +21,15 @@ def run_command(
     reseed: Annotated[
         bool, typer.Option("--reseed", help="Reload V1/V2 even if the scenario is there.")
     ] = False,
+    drain_timeout: Annotated[float, typer.Option(help="Seconds to wait for lag zero.")] = 1800,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what it would do; change nothing.")] = False,
+    json: Annotated[bool, typer.Option("--json", help="The summary as JSON on stdout.")] = False,
 ) -> None:
-    """The main job: stack up, seed, check the mapping, scan orphans, stream V1 into Kafka, summarize."""
+    """The main job: stack up, seed, check the mapping, scan orphans, load V2, replicate to lag zero,
+    summarize the seed's figures before and after."""
     from replicator.cli.demo_run import run
 
-    run(scale=scale, reseed=reseed)
+    run(scale=scale, reseed=reseed, drain_timeout=drain_timeout, dry_run=dry_run, json=json)
 
 
 @app.command("seed")

@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import psycopg
 import typer
 from psycopg import sql
 
-from replicator.cli.output import progress_line, table
+from replicator.cli.output import emit_json, progress_line, table
 from replicator.cli.progress import table_progress
 from replicator.connect.client import ConnectClient
 from replicator.connect.reset import fresh_connector
@@ -26,11 +26,12 @@ from replicator.demo.load import seed
 from replicator.demo.reset import reset_pipeline
 from replicator.drain import DrainState, wait_drained
 from replicator.errors import ReplicatorError
-from replicator.load.run import initial_load
+from replicator.load.run import default_processes, initial_load
 from replicator.mapping.catalog import read_catalog
 from replicator.mapping.check import Level, check_mapping
 from replicator.mapping.model import Mapping, load_mapping
 from replicator.orphans.scan import OrphanScan, scan
+from replicator.report.figures import record_counts
 from replicator.stack.manager import Stack, open_stack
 from replicator.status import read_status
 from replicator.worker.app import source_topics
@@ -43,6 +44,7 @@ Conn = psycopg.Connection[tuple[object, ...]]
 class Before:
     v1_rows: int
     v2_rows: int
+    missing: int  # V2 rows V1 produces through the mapping that V2 lacks (``report``'s record counts)
     orphans: OrphanScan
 
 
@@ -52,15 +54,66 @@ def run(
         bool, typer.Option("--reseed", help="Reload V1/V2 even if the scenario is there.")
     ] = False,
     drain_timeout: Annotated[float, typer.Option(help="Seconds to wait for lag zero.")] = 1800,
+    *,
+    dry_run: bool = False,
+    json: bool = False,
 ) -> None:
     """The main job (see the module docstring)."""
     stack = open_stack()
+    if dry_run:
+        for line in plan(stack, scale=scale, reseed=reseed, drain_timeout=drain_timeout):
+            progress_line(line)
+        return
     timings = {"stack up": stack.up(progress=progress_line)["total"]}
     mapping = load_mapping(stack.settings.mapping_path)
     before = _prepare(stack, mapping, scale=scale, reseed=reseed)
     timings["initial load"], loaded = _load(stack, mapping)
     timings["lag zero"] = _replicate(stack, mapping, timeout=drain_timeout)
-    _summary(stack, mapping, before=before, loaded=loaded, timings=timings, scale=scale)
+    figures = _summary(stack, mapping, before=before, loaded=loaded, timings=timings, scale=scale)
+    if json:
+        emit_json(figures)
+    else:
+        _print_summary(figures)
+
+
+def plan(stack: Stack, *, scale: float, reseed: bool, drain_timeout: float) -> list[str]:
+    """What ``run`` would do here, as it stands: which components it starts, whether it seeds and
+    loads, and the workers it starts. Reads what is running; changes nothing."""
+    components = stack.status()
+    lines = [
+        f"{c.name}: running" if c.running else f"would start {c.name} on port {c.port}"
+        for c in components
+        if not c.name.startswith("worker")
+    ]
+    settings = stack.settings
+    up = all(c.running for c in components if c.name in {"postgres-v1", "connect"})
+    seeded = registered = False
+    if up:
+        with psycopg.connect(settings.v1_admin.conninfo()) as v1:
+            seeded = _scenario_present(v1)
+        registered = ConnectClient(settings.connect_url).status(settings.connector_name) is not None
+    if reseed or not seeded:
+        lines.append(
+            "would stop the workers; remove the connector, its offsets, its slot and its topics; empty the"
+            f" pipeline's state; seed V1 and the partial V2 at scale {scale}"
+        )
+    else:
+        lines.append("the scenario is seeded: kept (--reseed to reload it)")
+    lines.append("would check the mapping against V1 and V2 and scan V1 for orphaned references")
+    if registered and not reseed:
+        lines.append(f"{settings.connector_name} is streaming: no initial load")
+    else:
+        lines.append(
+            f"would load V2 from one snapshot of V1 ({default_processes()} processes), then register "
+            f"{settings.connector_name}"
+        )
+    lines.append(
+        f"would start {WORKERS} workers (consumer group {settings.consumer_group}) and wait up to "
+        f"{drain_timeout:.0f}s for lag zero"
+    )
+    if not up:
+        lines.append("(the stack is not running: whether V1 holds the scenario is known once it is)")
+    return lines
 
 
 def _prepare(stack: Stack, mapping: Mapping, *, scale: float, reseed: bool) -> Before:
@@ -98,6 +151,7 @@ def _prepare(stack: Stack, mapping: Mapping, *, scale: float, reseed: bool) -> B
         return Before(
             v1_rows=sum(_rows(v1, sorted({t.source for t in mapping.tables})).values()),
             v2_rows=sum(_rows(v2, sorted({t.target for t in mapping.tables})).values()),
+            missing=sum(t.missing for t in record_counts(v1, v2, mapping)),
             orphans=scan(v1, mapping),
         )
 
@@ -141,44 +195,83 @@ def _replicate(stack: Stack, mapping: Mapping, *, timeout: float) -> float:
 
 def _summary(
     stack: Stack, mapping: Mapping, *, before: Before, loaded: int, timings: dict[str, float], scale: float
-) -> None:
+) -> dict[str, Any]:
+    """The seed's figures before and after, measured (``--json`` prints this as it is)."""
     settings = stack.settings
     state = read_status(settings, settings.topic_prefix)
-    with psycopg.connect(settings.v2_admin.conninfo()) as v2:
+    with (
+        psycopg.connect(settings.v1_admin.conninfo()) as v1,
+        psycopg.connect(settings.v2_admin.conninfo()) as v2,
+    ):
         v2_after = sum(_rows(v2, sorted({t.target for t in mapping.tables})).values())
+        missing_after = sum(t.missing for t in record_counts(v1, v2, mapping))
     totals = state.ledger.totals()
-    reasons = state.as_dict()["dead_letters_by_reason"]
     orphans = before.orphans
+    return {
+        "scale": scale,
+        "v1_rows": before.v1_rows,
+        "v2_rows": {"before": before.v2_rows, "after": v2_after},
+        "missing_in_v2": {
+            "seed": sum(spec.missing_in_v2(scale).values()),
+            "before": before.missing,
+            "after": missing_after,
+        },
+        "fk_relationships": {"total": len(orphans.relationships), "clean_in_v1": orphans.clean},
+        "orphaned_references": {
+            "total": orphans.total,
+            "relationships": orphans.with_orphans,
+            "set_null": totals.get("orphan_set_null", 0),
+            "dropped": totals.get("orphan_dropped", 0),
+            "dead_lettered": state.as_dict()["dead_letters_by_reason"].get("ORPHAN_FK", 0),
+        },
+        "loaded_v1_rows": loaded,
+        "events_applied": totals.get("applied", 0),
+        "dead_letters_by_reason": state.as_dict()["dead_letters_by_reason"],
+        "accounting": {
+            "balanced": state.balanced,
+            "violation": None if state.balanced else state.ledger.violation(),
+        },
+        "timings_s": {k: round(v, 2) for k, v in timings.items()},
+    }
+
+
+def _print_summary(figures: dict[str, Any]) -> None:
+    missing, orphans, v2 = figures["missing_in_v2"], figures["orphaned_references"], figures["v2_rows"]
+    fks = figures["fk_relationships"]
     table(
         "the seed's figures: before → after replication",
         ["figure", "before", "after"],
         [
-            ("V1 rows", f"{before.v1_rows:,}", f"{before.v1_rows:,}"),
-            ("V2 rows", f"{before.v2_rows:,}", f"{v2_after:,}"),
-            ("missing in V2 (seed)", f"{sum(spec.missing_in_v2(scale).values()):,}", "0"),
+            ("V1 rows", f"{figures['v1_rows']:,}", f"{figures['v1_rows']:,}"),
+            ("V2 rows", f"{v2['before']:,}", f"{v2['after']:,}"),
             (
-                "FK relationships clean in V1",
-                f"{orphans.clean}/{len(orphans.relationships)}",
-                "(V1 unchanged)",
+                f"missing in V2 (the seed: {missing['seed']:,})",
+                f"{missing['before']:,}",
+                f"{missing['after']:,}",
             ),
+            ("FK relationships clean in V1", f"{fks['clean_in_v1']}/{fks['total']}", "(V1 unchanged)"),
             (
                 "orphaned references",
-                f"{orphans.total:,} in {orphans.with_orphans} relationships",
-                f"set null {totals.get('orphan_set_null', 0):,}, "
-                f"dropped {totals.get('orphan_dropped', 0):,}, "
-                f"dead-lettered {reasons.get('ORPHAN_FK', 0):,}",
+                f"{orphans['total']:,} in {orphans['relationships']} relationships",
+                f"set null {orphans['set_null']:,}, dropped {orphans['dropped']:,}, "
+                f"dead-lettered {orphans['dead_lettered']:,}",
             ),
         ],
     )
+    reasons = figures["dead_letters_by_reason"]
+    accounting = figures["accounting"]
     table(
         "replication",
         ["figure", "value"],
         [
-            ("V1 rows read by the initial load", f"{loaded:,}"),
-            ("events applied", f"{totals.get('applied', 0):,}"),
+            ("V1 rows read by the initial load", f"{figures['loaded_v1_rows']:,}"),
+            ("events applied", f"{figures['events_applied']:,}"),
             ("dead letters by reason", ", ".join(f"{r} {n:,}" for r, n in reasons.items()) or "none"),
-            ("accounting", "adds up" if state.balanced else f"DOES NOT add up: {state.ledger.violation()}"),
-            *((f"time: {k}", f"{v:.1f}s") for k, v in timings.items()),
+            (
+                "accounting",
+                "adds up" if accounting["balanced"] else f"DOES NOT add up: {accounting['violation']}",
+            ),
+            *((f"time: {k}", f"{v:.1f}s") for k, v in figures["timings_s"].items()),
         ],
     )
 

@@ -93,3 +93,41 @@ def test_kafka_and_connect_failures_are_named_and_anything_else_is_left_alone() 
     assert unreachable(httpx.ConnectError("refused")) == "Kafka Connect unreachable: ConnectError"
     assert unreachable(ValueError("a bug")) is None
     assert unreachable(psycopg.errors.UniqueViolation("duplicate")) is None
+
+
+# PRODUCT.md: every read command takes --json, every state-changing one --dry-run. Each leaf command is
+# classified here, so a new command fails this test until someone decides which it is.
+READS = {
+    "connector status", "cutover check", "cutover plan", "dlq list", "dlq show", "dlq stats",
+    "mapping check", "orphans scan", "parity", "report", "stack status", "status", "verify",
+}  # fmt: skip
+CHANGES = {
+    "connector register", "cutover abort", "cutover resume", "cutover run", "db bootstrap", "demo run",
+    "demo seed", "dlq replay", "load", "orphans fix", "repair extra", "stack down", "stack prune",
+    "stack up", "worker run", "worker start", "worker stop",
+}  # fmt: skip
+
+
+def _leaves() -> dict[str, set[str]]:
+    import typer.main
+
+    out: dict[str, set[str]] = {}
+
+    def walk(command: object, path: list[str]) -> None:
+        children = getattr(command, "commands", None)
+        if children:
+            for name, child in children.items():
+                walk(child, [*path, name])
+        else:
+            out[" ".join(path)] = {o for p in command.params for o in getattr(p, "opts", [])}  # type: ignore[attr-defined]
+
+    walk(typer.main.get_command(build()), [])
+    return out
+
+
+def test_every_read_command_has_json_and_every_change_a_dry_run() -> None:
+    leaves = _leaves()
+    assert set(leaves) == READS | CHANGES, "classify the new command in READS or CHANGES"
+    assert not READS & CHANGES
+    assert [c for c in sorted(READS) if "--json" not in leaves[c]] == []
+    assert [c for c in sorted(CHANGES) if "--dry-run" not in leaves[c]] == []
