@@ -100,6 +100,7 @@ class _Loader:
             dead_letters=self.dead_letters.send_all,
             connector_name=settings.connector_name,
             record_versions=False,
+            wait_when_refused=False,
         )
 
     def __enter__(self) -> _Loader:

@@ -96,6 +96,9 @@ class Pipeline:
             t.target: sorted({m.source for m in mapping.mappings_for_target(t.target)})
             for t in mapping.tables
         }
+        # Every mapped table's parked count from the start, at 0 until a measurement says otherwise: the
+        # SREs' panels read 0, not "no data", on a pipeline that never parked anything.
+        self.metrics.set_parked(dict.fromkeys(self.sources_of, 0))
 
     def _processor(self) -> Processor:
         s = self.settings

@@ -14,8 +14,12 @@
 
 Messages name classes, SQLSTATEs and schema identifiers, never the driver's whole text: a driver
 message can quote row values (guarantee 7). Only for SQLSTATE classes 42 (syntax or access rule) and
-25 (transaction state) is PostgreSQL's primary message kept: it names a column, a relation or a
-privilege, which is what the operator needs to fix it.
+25 (transaction state), and only when PostgreSQL itself wrote it (not a function or trigger raising
+with such a code), is the primary message kept: it names a column, a relation or a privilege, which is
+what the operator needs to fix it.
+
+A one-shot command (the initial load) does not wait for a refusal to be fixed: it stops with it
+(``Processor(wait_when_refused=False)``).
 """
 
 from __future__ import annotations
@@ -76,9 +80,11 @@ def translate(exc: psycopg.Error, database: str) -> ReplicatorError:
     """The product's error for a driver error raised by ``database`` ("V1" or "V2")."""
     if isinstance(exc, psycopg.OperationalError):
         return TransientError(f"{database} transaction failed: {describe(exc)}")
-    sqlstate = exc.sqlstate
-    primary = exc.diag.message_primary
-    detail = primary if sqlstate and sqlstate[:2] in _NAMING_CLASSES and primary else None
+    sqlstate, diag = exc.sqlstate, exc.diag
+    # PostgreSQL's own message of these classes names identifiers; one raised inside a function or
+    # trigger (it has a CONTEXT) is whatever its author wrote, values included: left out.
+    own = diag.context is None and diag.source_file != "pl_exec.c"
+    detail = diag.message_primary if sqlstate and sqlstate[:2] in _NAMING_CLASSES and own else None
     return DatabaseRefusedError(database, type(exc).__name__, sqlstate, detail)
 
 

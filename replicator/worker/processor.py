@@ -50,7 +50,13 @@ from replicator.pipeline.resolver import resolve, tally, v1_checks
 from replicator.pipeline.values import RowDecoder
 from replicator.sink.store import Original, V2Store
 from replicator.sink.v1 import v1_presence, v1_row_columns
-from replicator.worker.dberrors import ROW_REJECTIONS, SinkConstraintError, describe, translate
+from replicator.worker.dberrors import (
+    ROW_REJECTIONS,
+    DatabaseRefusedError,
+    SinkConstraintError,
+    describe,
+    translate,
+)
 
 log = logging.getLogger("replicator.worker")
 
@@ -139,6 +145,7 @@ class Processor:
         clock: Callable[[], float] = time.time,
         record_versions: bool = True,
         on_retry: Callable[[ReplicatorError], None] = lambda _error: None,
+        wait_when_refused: bool = True,
     ) -> None:
         self.mapping = mapping
         self.engine = MappingEngine(mapping)
@@ -157,6 +164,8 @@ class Processor:
         # needs no stored version (see replicator.load.run); the stream's changes record theirs.
         self.record_versions = record_versions
         self.on_retry = on_retry  # told of each failed attempt before its wait (health, metrics)
+        # A worker waits for a refusal to be fixed (see worker.dberrors); the one-shot load stops on it.
+        self.wait_when_refused = wait_when_refused
         self._v2: psycopg.Connection[tuple[Any, ...]] | None = None
         self._v1: psycopg.Connection[tuple[Any, ...]] | None = None
 
@@ -332,6 +341,8 @@ class Processor:
             try:
                 return attempt()
             except (TransientError, psycopg.OperationalError) as exc:
+                if isinstance(exc, DatabaseRefusedError) and not self.wait_when_refused:
+                    raise
                 self._report_retry(exc, delay)  # in a frame of its own: nothing here keeps exc alive
                 if self._v2 is not None and not self._v2.closed:
                     self._v2.close()

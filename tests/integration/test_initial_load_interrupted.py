@@ -86,7 +86,9 @@ def test_a_killed_loading_process_stops_the_load_and_a_rerun_completes_it(stack:
 _FAIL_TEAMS = """
 CREATE FUNCTION public.fail_teams() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION 'injected failure' USING DETAIL = 'payload ' || row_to_json(NEW)::text;
+    -- a refusal no row can fix (a right V2 does not grant), its message quoting the row like some do
+    RAISE EXCEPTION 'injected failure: payload %', row_to_json(NEW)::text
+        USING ERRCODE = 'insufficient_privilege', DETAIL = 'payload ' || row_to_json(NEW)::text;
 END $$;
 CREATE TRIGGER fail_teams BEFORE INSERT OR UPDATE ON public.teams
     FOR EACH ROW EXECUTE FUNCTION public.fail_teams();
@@ -95,8 +97,9 @@ CREATE TRIGGER fail_teams BEFORE INSERT OR UPDATE ON public.teams
 
 def test_a_failure_in_the_first_loading_process_stops_the_others(stack: Stack) -> None:
     """The first process loads the leading groups alone while the others start (``load.order.alone``);
-    V2 refusing one of its writes (here a trigger on ``teams``, a linked group only it reads) must stop
-    the spawned processes, which wait at the barrier, and name the failure without the row."""
+    V2 refusing its writes (here a trigger on ``teams``, a linked group only it reads, raising a refusal
+    no row can fix) must stop the spawned processes, which wait at the barrier, and name the failure
+    without the row. (A trigger rejecting rows, SQLSTATE class P0, dead-letters them instead.)"""
     settings = stack.settings
     mapping = load_mapping(SCHEMAS_DIR / "mapping.yaml")
     seed_with_empty_v2(settings, mapping, scale=SCALE)
@@ -109,8 +112,9 @@ def test_a_failure_in_the_first_loading_process_stops_the_others(stack: Stack) -
         with psycopg.connect(settings.v2_admin.conninfo(), autocommit=True) as v2:
             v2.execute("DROP TRIGGER fail_teams ON public.teams; DROP FUNCTION public.fail_teams()")
     message = str(failure.value)
-    assert "process 0: RaiseException" in message and "P0001" in message, message
-    assert "payload" not in message, "a V2 error's DETAIL echoes the row: it must not reach the terminal"
+    assert "process 0: DatabaseRefusedError: V2 refused the batch" in message, message
+    assert "InsufficientPrivilege (sqlstate 42501)" in message, message
+    assert "payload" not in message, "the trigger's message and DETAIL echo the row: not to the terminal"
     assert "--replace-slot" in message
     assert not multiprocessing.active_children(), "every spawned loading process has ended"
 

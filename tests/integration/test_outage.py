@@ -89,7 +89,7 @@ def test_v2_going_away_under_a_running_worker_is_retried_and_nothing_is_lost(
     proxy.cut()
     try:
         change_v1(pipeline, MARK)
-        eventually(lambda: "transient failure, retrying" in worker_log(pipeline, start), timeout=60)
+        eventually(lambda: "batch not applied, retrying" in worker_log(pipeline, start), timeout=60)
         time.sleep(3)  # a few more retries against the closed door
         assert worker_pid(pipeline) == pid and pipeline.lag() > 0
     finally:

@@ -51,3 +51,35 @@ def test_describe_keeps_the_products_message_and_a_drivers_class_and_sqlstate() 
         == "UniqueViolation sqlstate 23505"
     )
     assert describe(TransientError("V2 unreachable: OperationalError")) == "V2 unreachable: OperationalError"
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_a_worker_waits_for_a_refusal_to_be_fixed_and_the_load_stops_on_it(
+    wait: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``wait_when_refused``: a worker retries (telling ``on_retry`` each time) until V2 is fixed; the
+    initial load, a one-shot command, stops with the refusal at once."""
+    from types import SimpleNamespace
+
+    from replicator.worker.processor import Processor
+
+    monkeypatch.setattr("replicator.worker.processor.time.sleep", lambda _s: None)
+    refusal = DatabaseRefusedError("V2", "UndefinedColumn", "42703", None)
+    attempts: list[int] = []
+
+    def attempt() -> list[object]:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise refusal
+        return []
+
+    told: list[object] = []
+    processor = SimpleNamespace(_v2=None, wait_when_refused=wait, on_retry=told.append)
+    processor._report_retry = lambda exc, delay: Processor._report_retry(processor, exc, delay)  # type: ignore[arg-type]
+    if wait:
+        assert Processor._with_retry(processor, attempt) == []  # type: ignore[arg-type]
+        assert told == [refusal, refusal]
+    else:
+        with pytest.raises(DatabaseRefusedError):
+            Processor._with_retry(processor, attempt)  # type: ignore[arg-type]
+        assert (len(attempts), told) == (1, [])
