@@ -94,9 +94,12 @@ def _reason_table() -> list[tuple[type[BaseException], DeadLetterReason]]:
     from replicator.mapping.engine import FilterError, RowShapeError
     from replicator.mapping.transforms import TransformError
     from replicator.pipeline.envelope import DecodeError
+    from replicator.pipeline.values import SchemaMismatchError, ValueDecodeError
 
     return [
         (DecodeError, DeadLetterReason.DECODE_ERROR),
+        (SchemaMismatchError, DeadLetterReason.SCHEMA_MISMATCH),
+        (ValueDecodeError, DeadLetterReason.SCHEMA_MISMATCH),
         (TransformError, DeadLetterReason.TRANSFORM_ERROR),
         (RowShapeError, DeadLetterReason.SCHEMA_MISMATCH),
         (FilterError, DeadLetterReason.SCHEMA_MISMATCH),

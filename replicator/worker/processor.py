@@ -23,7 +23,7 @@ from psycopg import sql
 
 from replicator import gctune
 from replicator.errors import ReplicatorError, TerminalError, TransientError
-from replicator.mapping.catalog import Catalog
+from replicator.mapping.catalog import Catalog, read_catalog
 from replicator.mapping.engine import MappingEngine, SourceRow, Upsert
 from replicator.mapping.engine import Op as MapOp
 from replicator.mapping.model import Mapping
@@ -47,7 +47,6 @@ from replicator.pipeline.planner import (
     plan_batch,
 )
 from replicator.pipeline.resolver import resolve, tally, v1_checks
-from replicator.pipeline.values import RowDecoder
 from replicator.sink.store import Original, V2Store
 from replicator.sink.v1 import v1_presence, v1_row_columns
 from replicator.worker.dberrors import (
@@ -57,6 +56,7 @@ from replicator.worker.dberrors import (
     describe,
     translate,
 )
+from replicator.worker.decoders import SourceDecoders
 
 log = logging.getLogger("replicator.worker")
 
@@ -150,11 +150,10 @@ class Processor:
         self.mapping = mapping
         self.engine = MappingEngine(mapping)
         self.graph = FkGraph(mapping)
-        self.v1_catalog = v1_catalog
         self.v2_catalog = v2_catalog
-        self.decoders = {
-            t.name: RowDecoder(t) for t in v1_catalog.tables.values() if mapping.mappings_for_source(t.name)
-        }
+        self.decoders = SourceDecoders(
+            mapping, v1_catalog, lambda: read_catalog(self._conn("v1"), mapping.source_schema)
+        )
         self.v2_conninfo = v2_conninfo
         self.v1_conninfo = v1_conninfo
         self.dead_letters = dead_letters
@@ -168,6 +167,11 @@ class Processor:
         self.wait_when_refused = wait_when_refused
         self._v2: psycopg.Connection[tuple[Any, ...]] | None = None
         self._v1: psycopg.Connection[tuple[Any, ...]] | None = None
+
+    @property
+    def v1_catalog(self) -> Catalog:
+        """V1's catalog as last read (at start-up, or again when a change did not fit it)."""
+        return self.decoders.catalog
 
     # ------------------------------------------------------------------ connections
 
@@ -220,13 +224,16 @@ class Processor:
                 _advance(progress, "heartbeat", decoded.commit_ts_us, decoded.lsn or 0)
                 continue
             assert isinstance(decoded, RowChange)
+            try:
+                row = self.decoders.source_row(decoded, _MAP_OP[decoded.op])
+            except TerminalError as exc:  # a change V1's catalog, even read again, does not fit
+                ledger.settle(
+                    decoded.table, decoded.op.value, Outcome.DEAD_LETTERED, reason=reason_for(exc).value
+                )
+                failed.append((record, exc, Stage.DECODE))
+                continue
             source = Sourced(
-                self._source_row(decoded),
-                decoded.position,
-                decoded.commit_ts_us,
-                record.topic,
-                record.partition,
-                record.offset,
+                row, decoded.position, decoded.commit_ts_us, record.topic, record.partition, record.offset
             )
             try:
                 if self._map_one(source, items, ledger):
@@ -256,19 +263,6 @@ class Processor:
             ]
         )
         return True
-
-    def _source_row(self, change: RowChange) -> SourceRow:
-        decoder = self.decoders.get(change.table)
-        op = _MAP_OP[change.op]
-        if decoder is None:
-            return SourceRow(change.table, op, change.before, change.after, change.unavailable)
-        return SourceRow(
-            change.table,
-            op,
-            decoder.decode(change.before) if change.before is not None else None,
-            decoder.decode(change.after) if change.after is not None else None,
-            change.unavailable,
-        )
 
     # ------------------------------------------------------------------ the batch
 
