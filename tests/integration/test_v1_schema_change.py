@@ -24,17 +24,14 @@ SECRET = "s3cret-note"
 
 @pytest.fixture(scope="module")
 def items(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnTable]:
-    table = own_table(
+    with own_table(
         stack,
         tmp_path_factory.mktemp("v1-schema"),
         table="evolving_items",
         columns="id integer PRIMARY KEY, qty integer NOT NULL",
         index=18,
-    )
-    try:
+    ) as table:
         yield table
-    finally:
-        table.process.stop()
 
 
 def test_a_column_added_to_v1_under_the_worker_does_not_stop_the_table(items: OwnTable) -> None:

@@ -23,17 +23,14 @@ SECRET = "s3cret-row-value"
 
 @pytest.fixture(scope="module")
 def items(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnTable]:
-    table = own_table(
+    with own_table(
         stack,
         tmp_path_factory.mktemp("refusals"),
         table="refusal_items",
         columns="id integer PRIMARY KEY, name text NOT NULL",
         index=17,
-    )
-    try:
+    ) as table:
         yield table
-    finally:
-        table.process.stop()
 
 
 def insert_v1(items: OwnTable, *rows: tuple[int, str]) -> None:

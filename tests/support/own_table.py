@@ -4,6 +4,8 @@ dead-letter topic): what such a test breaks in V1 or V2 touches no other test's 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,9 +52,11 @@ class OwnTable:
         return self.process.log_path.read_bytes()[offset:].decode(errors="replace")
 
 
-def own_table(stack: Stack, directory: Path, *, table: str, columns: str, index: int) -> OwnTable:
+@contextmanager
+def own_table(stack: Stack, directory: Path, *, table: str, columns: str, index: int) -> Iterator[OwnTable]:
     """Create ``table (columns)`` in V1 and V2 (an identity mapping of it), start worker ``index`` for it
-    and wait until it owns partitions. ``columns`` is DDL: the first column is the integer key."""
+    and wait until it owns partitions; the worker is stopped at the end. ``columns`` is DDL: the first
+    column is the integer key."""
     settings = stack.settings
     ddl = sql.SQL("CREATE TABLE IF NOT EXISTS public.{} ({})").format(sql.Identifier(table), sql.SQL(columns))
     names = [c.split()[0] for c in columns.split(",")]
@@ -79,5 +83,8 @@ def own_table(stack: Stack, directory: Path, *, table: str, columns: str, index:
             "REPLICATOR_DEAD_LETTER_TOPIC": dead_letter_topic,
         },
     )
-    eventually(lambda: stack.worker_assigned(index), timeout=120)
-    return OwnTable(stack, table, index, process, dead_letter_topic)
+    try:
+        eventually(lambda: stack.worker_assigned(index), timeout=120)
+        yield OwnTable(stack, table, index, process, dead_letter_topic)
+    finally:
+        process.stop()
