@@ -69,6 +69,7 @@ class DeadLetterReason(StrEnum):
     TRANSFORM_ERROR = "TRANSFORM_ERROR"  # a mapping transform rejected a value
     SCHEMA_MISMATCH = "SCHEMA_MISMATCH"  # the row lacks columns the mapping needs, or types differ
     SINK_CONSTRAINT = "SINK_CONSTRAINT"  # V2 rejected the row (check, unique, not-null)
+    TRUNCATE = "TRUNCATE"  # V1 emptied a table; V2's keep their rows until `repair extra` removes them
     RETRIES_EXHAUSTED = "RETRIES_EXHAUSTED"  # a transient error outlived its retry budget
     UNPROCESSABLE = "UNPROCESSABLE"  # any other terminal error
 

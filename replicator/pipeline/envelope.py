@@ -32,6 +32,7 @@ class Op(StrEnum):
 
 
 _OPS: dict[str, Op] = {op.value: op for op in Op}
+TRUNCATE_OP = "t"
 
 
 class DecodeError(TerminalError):
@@ -86,7 +87,17 @@ class Heartbeat:
     lsn: int | None
 
 
-Record = RowChange | Tombstone | Heartbeat
+@dataclass(frozen=True, slots=True)
+class Truncate:
+    """V1 emptied a table (``TRUNCATE``; the connector emits these with ``skipped.operations=none``)."""
+
+    schema: str
+    table: str
+    position: Position
+    commit_ts_us: int
+
+
+Record = RowChange | Tombstone | Heartbeat | Truncate
 
 
 def _loads(raw: bytes | None, what: str, topic: str | None) -> Any:
@@ -186,7 +197,7 @@ def _change(
         raise DecodeError("envelope has no source block", topic=topic)
     raw_op = value_obj.get("op")
     op = _OPS.get(raw_op) if type(raw_op) is str else None
-    if op is None:
+    if op is None and raw_op != TRUNCATE_OP:
         raise DecodeError("unknown op", topic=topic)
     schema, table = source.get("schema"), source.get("table")
     if not isinstance(schema, str) or not isinstance(table, str):
@@ -195,6 +206,8 @@ def _change(
     position = _position(source, topic)
     if (schema, table) in heartbeat_tables:
         return Heartbeat(commit_ts_us=ts_us, lsn=position.lsn)
+    if op is None:
+        return Truncate(schema, table, position, ts_us)
     before, after = value_obj.get("before"), value_obj.get("after")
     for name, row in (("before", before), ("after", after)):
         if row is not None and not isinstance(row, dict):

@@ -36,7 +36,15 @@ from replicator.pipeline.deadletter import (
     failure_history,
     reason_for,
 )
-from replicator.pipeline.envelope import Heartbeat, Position, RowChange, Tombstone, decode
+from replicator.pipeline.envelope import (
+    TRUNCATE_OP,
+    Heartbeat,
+    Position,
+    RowChange,
+    Tombstone,
+    Truncate,
+    decode,
+)
 from replicator.pipeline.envelope import Op as EnvelopeOp
 from replicator.pipeline.fk import FkGraph, canonical_key
 from replicator.pipeline.planner import (
@@ -47,6 +55,7 @@ from replicator.pipeline.planner import (
     plan_batch,
 )
 from replicator.pipeline.resolver import resolve, tally, v1_checks
+from replicator.pipeline.truncate import truncate_outcome
 from replicator.sink.store import Original, V2Store
 from replicator.sink.v1 import v1_presence, v1_row_columns
 from replicator.worker.dberrors import (
@@ -219,6 +228,9 @@ class Processor:
             if isinstance(decoded, Tombstone):
                 ledger.settle(record.topic.rsplit(".", 1)[-1], "tombstone", Outcome.SKIPPED_TOMBSTONE)
                 continue
+            if isinstance(decoded, Truncate):
+                self._truncate(record, decoded, ledger, failed)
+                continue
             if isinstance(decoded, Heartbeat):
                 ledger.settle("heartbeat", "heartbeat", Outcome.SKIPPED_HEARTBEAT)
                 _advance(progress, "heartbeat", decoded.commit_ts_us, decoded.lsn or 0)
@@ -241,6 +253,21 @@ class Processor:
             except TerminalError as exc:
                 failed.append((record, exc, Stage.MAP))
         return items, _LazyOriginals(originals), failed
+
+    def _truncate(
+        self,
+        record: Record,
+        truncate: Truncate,
+        ledger: Ledger,
+        failed: list[tuple[Record, BaseException, Stage]],
+    ) -> None:
+        """Dead-lettered (``pipeline.truncate``), or skipped for a table no mapping reads."""
+        error = truncate_outcome(truncate, self.mapping)
+        if error is None:
+            ledger.settle(truncate.table, TRUNCATE_OP, Outcome.SKIPPED_FILTERED)
+            return
+        ledger.settle(truncate.table, TRUNCATE_OP, Outcome.DEAD_LETTERED, reason=reason_for(error).value)
+        failed.append((record, error, Stage.MAP))
 
     def _map_one(self, source: Sourced, items: list[Positioned], ledger: Ledger) -> bool:
         """Map one source row into ``items``; False when it yields no V2 change (settled as filtered).

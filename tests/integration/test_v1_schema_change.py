@@ -74,3 +74,23 @@ def test_a_change_that_does_not_fit_v1s_catalog_is_dead_lettered_and_the_stream_
     assert [e.reason for e in entries] == ["SCHEMA_MISMATCH"]
     assert 3 not in items.v2_rows()
     assert items.process.running()
+
+
+def test_a_truncate_in_v1_is_dead_lettered_with_the_repair_not_lost(items: OwnTable) -> None:
+    """Guarantee 1: V1 emptying a table is a change too. Replication does not empty V2's table (see
+    ``pipeline.truncate``): the truncate is dead-lettered as TRUNCATE, naming the V2 table and the
+    commands that find and remove what it keeps, and the stream goes on."""
+    with items.v1() as v1:
+        v1.execute("TRUNCATE evolving_items")
+        v1.execute("INSERT INTO evolving_items VALUES (5, 50)")
+    eventually(lambda: items.v2_rows().get(5) == (50,))
+    assert {1, 2, 4} <= set(items.v2_rows()), "V2 keeps the rows: a truncate is not replicated"
+    topic = DeadLetterTopic(items.stack.settings.kafka_bootstrap, items.dead_letter_topic)
+    entries = eventually(lambda: [e for e in topic.read() if e.reason == "TRUNCATE"])
+    message = dict(entries[0].headers)["__connect.errors.exception.message"].decode()
+    assert message == (
+        "V1 truncated public.evolving_items; V2's evolving_items keep the rows it had: "
+        "`replicator verify --table evolving_items` finds them, "
+        "`replicator repair extra --table evolving_items` removes them"
+    )
+    assert items.process.running()

@@ -17,6 +17,7 @@ from replicator.pipeline.envelope import (
     Position,
     RowChange,
     Tombstone,
+    Truncate,
     decode,
 )
 
@@ -163,3 +164,9 @@ def test_snapshot_read_is_flagged() -> None:
     """A snapshot read (op r) is marked as snapshot."""
     record = decode(b'{"id":1}', envelope("r", after={"id": 1}, snapshot="true"))
     assert isinstance(record, RowChange) and record.snapshot and record.op is Op.READ
+
+
+def test_a_truncate_decodes_to_its_table_and_position() -> None:
+    """Debezium's truncate event (op t, no before or after, null key) names the table V1 emptied."""
+    record = decode(None, envelope("t", table="audit_logs", lsn=300, last_commit=290))
+    assert record == Truncate("public", "audit_logs", Position(290, 300), 1_700_000_000_123_456)
