@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from typing import TYPE_CHECKING
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+if TYPE_CHECKING:
+    from replicator.settings import Settings
 
 
 def end_offsets(bootstrap: str, pattern: str) -> dict[TopicPartition, int]:
@@ -66,3 +71,34 @@ def reset_group(
     finally:
         admin.close()
     return dict(offsets)
+
+
+KEEP_FOREVER = {"retention.ms": "-1"}
+"""The dead-letter topic's records are what V2 lacks until someone replays them, weeks later perhaps:
+never deleted by time (the broker's default would delete them after 7 days, unlisted, unreplayed)."""
+
+
+def ensure_topics(settings: Settings, names: list[str], partitions: int = 3) -> None:
+    """Create missing topics up front (the partitioning Debezium's topic creation uses); the
+    dead-letter topic keeps its records forever (``KEEP_FOREVER``)."""
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        missing = sorted(set(names) - set(admin.list_topics()))
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another worker created it first
+                admin.create_topics(
+                    [
+                        NewTopic(
+                            n,
+                            partitions,
+                            1,
+                            topic_configs=KEEP_FOREVER if n == settings.dead_letter_topic else {},
+                        )
+                        for n in missing
+                    ]
+                )
+    finally:
+        admin.close()

@@ -12,11 +12,11 @@ from kafka import TopicPartition
 
 from replicator.dlq.topic import DeadLetterTopic
 from replicator.drain import wait_slot_caught_up
-from replicator.kafka_util import reset_group
+from replicator.kafka_util import ensure_topics, reset_group
 from replicator.mapping.model import Mapping
 from replicator.settings import Settings
 from replicator.sink.state import truncate_state
-from replicator.worker.app import ensure_topics, source_topics
+from replicator.worker.app import source_topics
 
 __all__ = ["reset_pipeline"]
 

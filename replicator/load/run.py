@@ -41,7 +41,7 @@ from replicator.connect.config import load_connector
 from replicator.connect.register import register_connector
 from replicator.connect.reset import drop_idle_slot
 from replicator.dlq.topic import DeadLetterTopic
-from replicator.kafka_util import group_members
+from replicator.kafka_util import ensure_topics, group_members
 from replicator.load.order import ALONE_BYTES, alone, load_groups
 from replicator.load.share import (
     LINKED_BATCH_ROWS,
@@ -126,6 +126,7 @@ def initial_load(
             " delete the connector, its offsets, its slot and its topics, then load with --reset-state"
         )
     _check_state(settings, mapping, reset=reset_state)
+    ensure_topics(settings, [settings.dead_letter_topic])  # before its first dead letter creates it
     if replace_slot:
         _drop_idle_slot(settings, slot)
     groups = load_groups(mapping)

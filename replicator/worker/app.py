@@ -9,7 +9,6 @@ only after the Processor returned — that is, after the V2 transaction committe
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from replicator import gctune
 from replicator.connect.config import load_connector
 from replicator.errors import ReplicatorError
+from replicator.kafka_util import ensure_topics
 from replicator.mapping.live import checked_catalogs
 from replicator.mapping.model import Mapping, load_mapping
 from replicator.metrics import Metrics
@@ -52,22 +52,6 @@ def source_topics(mapping: Mapping) -> list[str]:
     return [connector.table_topic(mapping.source_schema, t) for t in sources] + [
         connector.table_topic("replicator", "heartbeat")
     ]
-
-
-def ensure_topics(settings: Settings, names: list[str], partitions: int = 3) -> None:
-    """Create missing topics up front (the partitioning Debezium's topic creation uses)."""
-    from kafka import KafkaAdminClient
-    from kafka.admin import NewTopic
-    from kafka.errors import TopicAlreadyExistsError
-
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    try:
-        missing = sorted(set(names) - set(admin.list_topics()))
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):  # another worker created it first
-                admin.create_topics([NewTopic(n, partitions, 1) for n in missing])
-    finally:
-        admin.close()
 
 
 class Pipeline:

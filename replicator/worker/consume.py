@@ -18,8 +18,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalStateError,
+    KafkaError,
+    NoOffsetForPartitionError,
+    OffsetOutOfRangeError,
+)
 
+from replicator.errors import TerminalError
 from replicator.worker.processor import Record
 
 log = logging.getLogger("replicator.worker")
@@ -50,6 +57,23 @@ next heartbeat that the second had arrived, and the second waited for it, idle (
 stalls its group as long. The session timeout (10 s) stays twenty heartbeats long."""
 
 
+class ChangesLostError(TerminalError):
+    """Kafka deleted changes this consumer group had not applied yet (the topic's retention outran a
+    stopped or lagging group): V2 misses them. The worker stops rather than skip them without a word."""
+
+    def __init__(self, group: str, positions: dict[TopicPartition, int]) -> None:
+        self.group, self.positions = group, positions
+        where = ", ".join(
+            f"{tp.topic} partition {tp.partition} from offset {n}" for tp, n in positions.items()
+        )
+        super().__init__(
+            f"consumer group {group}: changes deleted by Kafka before they were applied ({where}; the log "
+            "starts later now). V2 misses them, so this worker stops. Load V2 again (README: starting over), "
+            "or accept the gap: move the group to the log's start (kafka-consumer-groups --reset-offsets "
+            "--to-earliest), then `replicator verify` lists the rows V2 got wrong"
+        )
+
+
 class BatchConsumer:
     def __init__(
         self,
@@ -70,7 +94,10 @@ class BatchConsumer:
             "group_id": group,
             "client_id": client_id,
             "enable_auto_commit": False,
-            "auto_offset_reset": "earliest",
+            # A partition this group never committed starts at its beginning (``_batches``); one whose
+            # committed offset Kafka no longer holds stops the worker (``ChangesLostError``): "earliest"
+            # would skip to the log's start and lose the deleted changes without a word.
+            "auto_offset_reset": "none",
             "max_poll_records": batch_max,
             "fetch_max_wait_ms": self.wait_ms,
             "heartbeat_interval_ms": HEARTBEAT_INTERVAL_MS,
@@ -86,7 +113,7 @@ class BatchConsumer:
         self.consumer = consumer
         try:
             while True:
-                batch = await consumer.getmany(timeout_ms=self.wait_ms, max_records=self.batch_max)
+                batch = await self._batch(consumer)
                 if not batch:
                     continue
                 await self.apply(to_records(batch))
@@ -94,6 +121,18 @@ class BatchConsumer:
         finally:
             self.consumer = None
             await consumer.stop()
+
+    async def _batch(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, list[Any]]:
+        try:
+            batch: dict[TopicPartition, list[Any]] = await consumer.getmany(
+                timeout_ms=self.wait_ms, max_records=self.batch_max
+            )
+        except NoOffsetForPartitionError as exc:  # never committed by this group: from the beginning
+            await consumer.seek_to_beginning(exc.args[0])
+            return {}
+        except OffsetOutOfRangeError as exc:
+            raise ChangesLostError(self.options["group_id"], dict(exc.args[0])) from None
+        return batch
 
     async def _join(self) -> AIOKafkaConsumer:
         """Start the consumer and join the group, retrying with backoff: the broker may be down, and a

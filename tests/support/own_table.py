@@ -25,6 +25,7 @@ class OwnTable:
     index: int
     process: WorkerProcess
     dead_letter_topic: str
+    env: dict[str, str]
 
     def v1(self) -> psycopg.Connection[Any]:
         return psycopg.connect(self.stack.settings.v1_admin.conninfo(), autocommit=True)
@@ -75,16 +76,14 @@ def own_table(stack: Stack, directory: Path, *, table: str, columns: str, index:
         f"    key: [{names[0]}]\n    columns: {{{', '.join(f'{n}: {n}' for n in names)}}}\n"
     )
     dead_letter_topic = f"replicator.dlq.{table}-{uuid.uuid4().hex[:8]}"
-    process = stack.start_worker(
-        index,
-        env={
-            "REPLICATOR_MAPPING_PATH": str(mapping),
-            "REPLICATOR_CONSUMER_GROUP": f"replicator-{table}",
-            "REPLICATOR_DEAD_LETTER_TOPIC": dead_letter_topic,
-        },
-    )
+    env = {
+        "REPLICATOR_MAPPING_PATH": str(mapping),
+        "REPLICATOR_CONSUMER_GROUP": f"replicator-{table}",
+        "REPLICATOR_DEAD_LETTER_TOPIC": dead_letter_topic,
+    }
+    process = stack.start_worker(index, env=env)
     try:
         eventually(lambda: stack.worker_assigned(index), timeout=120)
-        yield OwnTable(stack, table, index, process, dead_letter_topic)
+        yield OwnTable(stack, table, index, process, dead_letter_topic, env)
     finally:
         process.stop()
