@@ -41,10 +41,24 @@ Conn = psycopg.Connection[tuple[object, ...]]
 
 
 @dataclass(frozen=True, slots=True)
+class Records:
+    """``report``'s record counts, summed: V1 rows (through the mapping) V2 lacks, and of those the rows
+    still to migrate (the rest are orphans a relationship's policy keeps out of V2)."""
+
+    not_in_v2: int
+    to_migrate: int
+
+    @classmethod
+    def count(cls, v1: Conn, v2: Conn, mapping: Mapping) -> Records:
+        tables = record_counts(v1, v2, mapping)
+        return cls(sum(t.not_in_v2 for t in tables), sum(t.missing for t in tables))
+
+
+@dataclass(frozen=True, slots=True)
 class Before:
     v1_rows: int
     v2_rows: int
-    missing: int  # V2 rows V1 produces through the mapping that V2 lacks (``report``'s record counts)
+    records: Records
     orphans: OrphanScan
 
 
@@ -151,7 +165,7 @@ def _prepare(stack: Stack, mapping: Mapping, *, scale: float, reseed: bool) -> B
         return Before(
             v1_rows=sum(_rows(v1, sorted({t.source for t in mapping.tables})).values()),
             v2_rows=sum(_rows(v2, sorted({t.target for t in mapping.tables})).values()),
-            missing=sum(t.missing for t in record_counts(v1, v2, mapping)),
+            records=Records.count(v1, v2, mapping),
             orphans=scan(v1, mapping),
         )
 
@@ -204,18 +218,19 @@ def _summary(
         psycopg.connect(settings.v2_admin.conninfo()) as v2,
     ):
         v2_after = sum(_rows(v2, sorted({t.target for t in mapping.tables})).values())
-        missing_after = sum(t.missing for t in record_counts(v1, v2, mapping))
+        after = Records.count(v1, v2, mapping)
     totals = state.ledger.totals()
     orphans = before.orphans
     return {
         "scale": scale,
         "v1_rows": before.v1_rows,
         "v2_rows": {"before": before.v2_rows, "after": v2_after},
-        "missing_in_v2": {
+        "v1_rows_not_in_v2": {
             "seed": sum(spec.missing_in_v2(scale).values()),
-            "before": before.missing,
-            "after": missing_after,
+            "before": before.records.not_in_v2,
+            "after": after.not_in_v2,
         },
+        "to_migrate": {"before": before.records.to_migrate, "after": after.to_migrate},
         "fk_relationships": {"total": len(orphans.relationships), "clean_in_v1": orphans.clean},
         "orphaned_references": {
             "total": orphans.total,
@@ -236,7 +251,8 @@ def _summary(
 
 
 def _print_summary(figures: dict[str, Any]) -> None:
-    missing, orphans, v2 = figures["missing_in_v2"], figures["orphaned_references"], figures["v2_rows"]
+    missing, orphans, v2 = figures["v1_rows_not_in_v2"], figures["orphaned_references"], figures["v2_rows"]
+    to_migrate = figures["to_migrate"]
     fks = figures["fk_relationships"]
     table(
         "the seed's figures: before → after replication",
@@ -245,9 +261,14 @@ def _print_summary(figures: dict[str, Any]) -> None:
             ("V1 rows", f"{figures['v1_rows']:,}", f"{figures['v1_rows']:,}"),
             ("V2 rows", f"{v2['before']:,}", f"{v2['after']:,}"),
             (
-                f"missing in V2 (the seed: {missing['seed']:,})",
+                f"V1 rows not in V2 (the seed: {missing['seed']:,})",
                 f"{missing['before']:,}",
                 f"{missing['after']:,}",
+            ),
+            (
+                "  of which to migrate (the rest: orphans kept out by policy)",
+                f"{to_migrate['before']:,}",
+                f"{to_migrate['after']:,}",
             ),
             ("FK relationships clean in V1", f"{fks['clean_in_v1']}/{fks['total']}", "(V1 unchanged)"),
             (
