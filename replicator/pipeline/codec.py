@@ -3,7 +3,8 @@
 Plain JSON types pass through (``None``, bool, int, str, float); anything JSON would blur carries a tag:
 ``{"$d": "1.50"}`` (Decimal), ``{"$ts": iso}`` (datetime, naive or aware), ``{"$date": iso}``,
 ``{"$time": iso}``, ``{"$td": [days, seconds, µs]}``, ``{"$uuid": text}``, ``{"$b": base64}`` (bytes),
-``{"$obj": {...}}`` (a dict value). Lists stay lists.
+``{"$obj": {...}}`` (a dict value), ``{"$inf": [text, is a date, has a zone]}`` (PostgreSQL's infinite
+timestamps and dates, ``pipeline.infinity``). Lists stay lists.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ import orjson
 
 from replicator.mapping.engine import Delete, Upsert
 from replicator.pipeline.envelope import Position
+from replicator.pipeline.infinity import from_parts, parts
 from replicator.pipeline.planner import Positioned
 
 _INT64 = range(-(2**63), 2**63)
 
 
-def encode_value(value: Any) -> Any:  # noqa: PLR0911 - one branch per tagged type reads best
+def encode_value(value: Any) -> Any:  # noqa: PLR0911, PLR0912 - one branch per tagged type reads best
     if isinstance(value, int) and not isinstance(value, bool) and value not in _INT64:
         return {"$int": str(value)}  # JSON integers beyond 64 bits are not portable
     if isinstance(value, float) and not math.isfinite(value):
@@ -33,6 +35,8 @@ def encode_value(value: Any) -> Any:  # noqa: PLR0911 - one branch per tagged ty
         return value
     if isinstance(value, Decimal):
         return {"$d": str(value)}
+    if (infinity := parts(value)) is not None:  # before datetime and date: it is one of them too
+        return {"$inf": infinity}
     if isinstance(value, datetime):
         return {"$ts": value.isoformat()}
     if isinstance(value, date):
@@ -63,6 +67,7 @@ _DECODERS: dict[str, Any] = {
     "$uuid": UUID,
     "$b": base64.b64decode,
     "$obj": lambda v: {k: decode_value(x) for k, x in v.items()},
+    "$inf": from_parts,
 }
 
 

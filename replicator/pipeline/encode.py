@@ -21,7 +21,16 @@ from typing import Any
 from uuid import UUID
 
 from replicator.mapping.catalog import CatalogColumn, CatalogTable
+from replicator.pipeline.infinity import (
+    DEBEZIUM_DATE,
+    DEBEZIUM_TIMESTAMP,
+    InfiniteDate,
+    InfiniteDatetime,
+    infinite,
+)
 from replicator.pipeline.values import EPOCH, EPOCH_DATE, decodes_as_text, time_unit_us
+
+_DEBEZIUM_DATE = {positive: days for days, positive in reversed(DEBEZIUM_DATE.items())}  # the first
 
 Encoder = Callable[[Any], Any]
 
@@ -46,6 +55,8 @@ def _float(value: float) -> float | str:
 
 
 def _date(value: date) -> int:
+    if type(value) is InfiniteDate:
+        return _DEBEZIUM_DATE[infinite(value) == "infinity"]
     return (value - EPOCH_DATE).days
 
 
@@ -64,7 +75,22 @@ def _scaled(encode: Callable[[Any], int], unit_us: int) -> Encoder:
     return lambda value: encode(value) // unit_us
 
 
+def _timestamp(unit_us: int) -> Encoder:
+    units = _scaled(_timestamp_micros, unit_us)
+    constants = {positive: n for n, positive in reversed(DEBEZIUM_TIMESTAMP[unit_us].items())}
+
+    def encode(value: datetime) -> int:
+        if type(value) is InfiniteDatetime:  # the constant Debezium sends (its first spelling)
+            return constants[infinite(value) == "infinity"]
+        return int(units(value))
+
+    return encode
+
+
 def _timestamptz(value: datetime) -> str:
+    text = infinite(value)
+    if text is not None:
+        return text
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
@@ -90,6 +116,8 @@ _BY_PRECISION: Mapping[str, Callable[[Any], int]] = {"time": _micros_of_day, "ti
 def _scalar_encoder(column: CatalogColumn) -> Encoder:
     if decodes_as_text(column):
         return _same  # selected as text: already Debezium's string form
+    if column.base_type == "timestamp":
+        return _timestamp(time_unit_us(column))
     by_precision = _BY_PRECISION.get(column.base_type)
     if by_precision is not None:
         return _scaled(by_precision, time_unit_us(column))

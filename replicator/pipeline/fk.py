@@ -36,6 +36,7 @@ from replicator.errors import ConfigError
 from replicator.mapping import model
 from replicator.mapping.engine import Delete, Upsert, Write
 from replicator.pipeline.deadletter import DeadLetterReason
+from replicator.pipeline.infinity import infinite
 
 __all__ = [
     "Apply",
@@ -85,6 +86,8 @@ def _tag(value: object) -> list[object]:  # noqa: PLR0911, PLR0912 - one branch 
         return ["s", str(value)]
     if isinstance(value, bytes | bytearray | memoryview):
         return ["x", bytes(value).hex()]
+    if (text := infinite(value)) is not None:  # not the real 9999-12-31 it is stored at
+        return ["inf", text]
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None and value.utcoffset() is not None:
             return ["tz", value.astimezone(dt.UTC).isoformat()]

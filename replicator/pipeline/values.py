@@ -11,6 +11,7 @@ The connector sends JSON without schemas, so the type comes from the V1 catalog:
 | time(p)               | ms (p ≤ 3) or µs since midnight (adaptive)    | time                      |
 | timestamp(p)          | epoch ms (p ≤ 3) or µs (adaptive)             | naive datetime            |
 | timestamptz           | ISO-8601 string in UTC                        | aware datetime            |
+| ±infinity of all three| Debezium's constants (``pipeline.infinity``)  | InfiniteDatetime/-Date    |
 | uuid                  | string                                        | UUID                      |
 | bytea                 | base64 string (binary.handling.mode=base64)   | bytes                     |
 | json/jsonb            | JSON text                                     | str (JSON text, exact)    |
@@ -30,6 +31,7 @@ from uuid import UUID
 
 from replicator.errors import TerminalError
 from replicator.mapping.catalog import CatalogColumn, CatalogTable
+from replicator.pipeline.infinity import DEBEZIUM_DATE, DEBEZIUM_TIMESTAMP, infinite_date, infinite_timestamp
 
 Decoder = Callable[[Any], Any]
 
@@ -91,7 +93,11 @@ def _str(value: Any) -> str:
 
 
 def _date(value: Any) -> date:
-    return EPOCH_DATE + timedelta(days=_int(value))
+    days = _int(value)
+    positive = DEBEZIUM_DATE.get(days)
+    if positive is not None:
+        return infinite_date(positive)
+    return EPOCH_DATE + timedelta(days=days)
 
 
 def _time(unit_us: int) -> Decoder:
@@ -105,14 +111,27 @@ def _time(unit_us: int) -> Decoder:
 
 
 def _timestamp(unit_us: int) -> Decoder:
+    infinities = DEBEZIUM_TIMESTAMP[unit_us]
+
     def decode(value: Any) -> datetime:
-        return EPOCH + timedelta(microseconds=_int(value) * unit_us)
+        units = _int(value)
+        positive = infinities.get(units)
+        if positive is not None:
+            return infinite_timestamp(positive, aware=False)
+        return EPOCH + timedelta(microseconds=units * unit_us)
 
     return decode
 
 
+_INFINITE_TEXT = {"infinity": True, "-infinity": False}
+
+
 def _timestamptz(value: Any) -> datetime:
-    parsed = datetime.fromisoformat(_str(value))
+    text = _str(value)
+    positive = _INFINITE_TEXT.get(text)
+    if positive is not None:
+        return infinite_timestamp(positive, aware=True)
+    parsed = datetime.fromisoformat(text)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 

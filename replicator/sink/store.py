@@ -27,6 +27,7 @@ from replicator.pipeline.accounting import Ledger
 from replicator.pipeline.codec import decode_headers, decode_item, encode_headers, encode_item
 from replicator.pipeline.envelope import Position
 from replicator.pipeline.fk import FkGraph, RowId, canonical_key, row_id
+from replicator.pipeline.infinity import array_literal, mixes_infinity
 from replicator.pipeline.planner import (
     Action,
     LookupRequest,
@@ -370,9 +371,19 @@ class V2Store:
         return sql.Identifier(stage_name(table))
 
     def _copy(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+        temporal = self._temporal_arrays(table, tuple(columns))
         with self.conn.cursor().copy(copy_into_stage(table, tuple(columns))) as copy:
             for row in rows:
+                if temporal:
+                    row = _with_infinite_arrays(row, temporal)  # noqa: PLW2901 - the row as written
                 copy.write_row(row)
+
+    def _temporal_arrays(self, table: str, columns: tuple[str, ...]) -> tuple[int, ...]:
+        """Positions of ``columns`` that are date or timestamp arrays (which may mix in an infinity)."""
+        entry = self.catalog.table(table)
+        assert entry is not None
+        kinds = {c.name for c in entry.columns if c.is_array and c.base_type in _TEMPORAL}
+        return tuple(i for i, c in enumerate(columns) if c in kinds)
 
     def _upsert(self, table: str, columns: Sequence[str], rows: list[dict[str, object]]) -> None:
         self._stage(table)
@@ -438,6 +449,21 @@ class V2Store:
             self.conn.execute(
                 PROGRESS_SQL, _columns([(name, ts, lsn) for name, (ts, lsn) in sorted(progress.items())])
             )
+
+
+_TEMPORAL = frozenset({"date", "timestamp", "timestamptz"})
+
+
+def _with_infinite_arrays(row: Sequence[object], positions: tuple[int, ...]) -> Sequence[object]:
+    """``row`` with each array that mixes an infinity with finite values as PostgreSQL's array text
+    (``pipeline.infinity.array_literal``): psycopg cannot dump such a list."""
+    if not any(mixes_infinity(row[i]) for i in positions):
+        return row
+    out = list(row)
+    for i in positions:
+        if mixes_infinity(out[i]):
+            out[i] = array_literal(out[i])  # type: ignore[arg-type]
+    return out
 
 
 def _columns(rows: Sequence[tuple[object, ...]]) -> list[list[object]]:

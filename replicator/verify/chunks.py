@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 from replicator.pipeline.fk import canonical_key
+from replicator.pipeline.infinity import from_parts, parts
 
 __all__ = [
     "Checksum",
@@ -176,6 +177,8 @@ def _encode(value: object) -> list[object]:  # noqa: PLR0911 - one branch per ke
         return ["u", str(value)]
     if isinstance(value, bytes):
         return ["x", value.hex()]
+    if (infinity := parts(value)) is not None:
+        return ["inf", infinity]
     if isinstance(value, dt.datetime):
         return ["ts", value.isoformat()]
     if isinstance(value, dt.date):
@@ -192,6 +195,7 @@ _DECODE: dict[str, Any] = {
     "x": bytes.fromhex,
     "ts": dt.datetime.fromisoformat,
     "d": dt.date.fromisoformat,
+    "inf": from_parts,
 }
 
 

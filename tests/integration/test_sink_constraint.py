@@ -17,7 +17,8 @@ from replicator.mapping.catalog import read_catalog
 from replicator.mapping.model import load_mapping
 from replicator.pipeline.deadletter import H_REASON
 from replicator.stack.manager import Stack
-from replicator.worker.processor import Header, Processor
+from replicator.worker.processor import Header
+from tests.support.processor import stack_processor
 
 pytestmark = [pytest.mark.integration]
 
@@ -48,15 +49,7 @@ def test_a_row_v2_rejects_is_dead_lettered_and_its_batch_is_applied(stack: Stack
         v1_catalog = read_catalog(v1, mapping.source_schema)
         v2_catalog = read_catalog(v2, mapping.target_schema)
     sent: list[tuple[bytes | None, bytes | None, list[Header]]] = []
-    processor = Processor(
-        mapping=mapping,
-        v1_catalog=v1_catalog,
-        v2_catalog=v2_catalog,
-        v2_conninfo=settings.v2_writer.conninfo(),
-        v1_conninfo=settings.v1_replication.conninfo(),
-        dead_letters=sent.extend,
-        connector_name=settings.connector_name,
-    )
+    processor = stack_processor(settings, mapping, (v1_catalog, v2_catalog), sent.extend)
     table = v1_catalog.table("archived_users")
     assert table is not None
     builder = RecordBuilder(

@@ -27,6 +27,10 @@ class OwnTable:
     dead_letter_topic: str
     env: dict[str, str]
 
+    @property
+    def mapping_path(self) -> Path:
+        return Path(self.env["REPLICATOR_MAPPING_PATH"])
+
     def v1(self) -> psycopg.Connection[Any]:
         return psycopg.connect(self.stack.settings.v1_admin.conninfo(), autocommit=True)
 

@@ -19,6 +19,7 @@ from replicator.mapping.transforms import (
     UnknownTransformError,
     resolve,
 )
+from replicator.pipeline.infinity import infinite, infinite_timestamp
 
 
 def run(name: str, *values: object, **args: object) -> object:
@@ -100,6 +101,13 @@ def test_naive_to_timestamptz() -> None:
     assert summer.utcoffset() == timedelta(hours=-4)
     with pytest.raises(TransformFailure, match="naive datetime"):
         run("naive_to_timestamptz", datetime(2024, 1, 1, tzinfo=UTC), tz="UTC")
+
+
+@pytest.mark.parametrize("positive", [True, False])
+def test_naive_to_timestamptz_keeps_an_infinity_infinite(positive: bool) -> None:
+    """PostgreSQL's 'infinity' in a timestamp column is 'infinity' in the timestamptz column it feeds."""
+    out = run("naive_to_timestamptz", infinite_timestamp(positive, aware=False), tz="America/New_York")
+    assert infinite(out) == ("infinity" if positive else "-infinity")
 
 
 def test_naive_to_timestamptz_bad_zone() -> None:

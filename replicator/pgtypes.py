@@ -1,0 +1,106 @@
+"""psycopg, taught PostgreSQL's infinite timestamps and dates (``replicator.pipeline.infinity``).
+
+Out of the box psycopg refuses to read ``infinity`` from a ``timestamp``, ``timestamptz`` or ``date``
+column (a ``DataError``: the value is beyond Python's range), so a V1 row holding one could be neither
+loaded nor verified. These loaders read ``infinity``/``-infinity`` as the infinite values of
+``pipeline.infinity`` and leave every other value to psycopg's own (C) loader, which does the work;
+the dumpers write the infinite values back as ``infinity``/``-infinity``, so V2 gets exactly what V1
+holds. Registered on psycopg's global adapters when the package is imported (``replicator/__init__``),
+so every connection of every command, loading process and worker has them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+import psycopg
+from psycopg import abc, postgres
+from psycopg.adapt import Dumper, Loader, PyFormat
+from psycopg.pq import Format
+
+from replicator.pipeline.infinity import (
+    InfiniteDate,
+    InfiniteDatetime,
+    infinite,
+    infinite_date,
+    infinite_timestamp,
+)
+
+__all__ = ["register"]
+
+_TEXT = {b"infinity": True, b"-infinity": False}
+_INT64 = {
+    (2**63 - 1).to_bytes(8, "big", signed=True): True,
+    (-(2**63)).to_bytes(8, "big", signed=True): False,
+}
+_INT32 = {
+    (2**31 - 1).to_bytes(4, "big", signed=True): True,
+    (-(2**31)).to_bytes(4, "big", signed=True): False,
+}
+
+
+def _loader(name: str, fmt: Format, infinite_value: Callable[[bool], object]) -> type[Loader]:
+    oid = postgres.types[name].oid
+    found = psycopg.adapters.get_loader(oid, fmt)
+    assert found is not None
+    base: type[abc.Loader] = found
+    special = _TEXT if fmt is Format.TEXT else (_INT32 if name == "date" else _INT64)
+    firsts = {k[0] for k in special}  # the first byte spares nearly every value the full comparison
+
+    class InfinityLoader(Loader):
+        format = fmt
+
+        def __init__(self, oid: int, context: Any = None) -> None:
+            super().__init__(oid, context)
+            self._load = base(oid, context).load
+
+        def load(self, data: Any) -> object:
+            if data and data[0] in firsts:
+                positive = special.get(bytes(data))
+                if positive is not None:
+                    return infinite_value(positive)
+            return self._load(data)
+
+    InfinityLoader.__name__ = f"Infinity{base.__name__}"
+    return InfinityLoader
+
+
+class _InfiniteDumper(Dumper):
+    """``infinity``/``-infinity`` as text, of no declared type: PostgreSQL reads it as the timestamp,
+    timestamptz or date column (or parameter) it goes into. psycopg dumps a list with the dumper of its
+    first element: one after an infinite first element is dumped by psycopg's own dumper of its type."""
+
+    oid = 0
+    fallback: ClassVar[dict[type, Callable[[Any], Any]]] = {}
+
+    def dump(self, obj: Any) -> Any:
+        text = infinite(obj)
+        if text is not None:
+            return text.encode()
+        return self.fallback[datetime if isinstance(obj, datetime) else date](obj)
+
+
+_KINDS: dict[str, Callable[[bool], object]] = {
+    "timestamp": lambda positive: infinite_timestamp(positive, aware=False),
+    "timestamptz": lambda positive: infinite_timestamp(positive, aware=True),
+    "date": infinite_date,
+}
+_registered = False
+
+
+def register() -> None:
+    """Install the loaders and dumpers on psycopg's global adapters, once."""
+    global _registered  # noqa: PLW0603 - a process-wide registration, done once
+    if _registered:
+        return
+    for kind in (datetime, date):
+        dumper = psycopg.adapters.get_dumper(kind, PyFormat.TEXT)
+        _InfiniteDumper.fallback[kind] = dumper(kind).dump
+    loaders = [(name, fmt, _loader(name, fmt, make)) for name, make in _KINDS.items() for fmt in Format]
+    for name, _fmt, loader in loaders:
+        psycopg.adapters.register_loader(name, loader)
+    psycopg.adapters.register_dumper(InfiniteDatetime, _InfiniteDumper)
+    psycopg.adapters.register_dumper(InfiniteDate, _InfiniteDumper)
+    _registered = True
