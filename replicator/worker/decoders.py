@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import psycopg
 
+from replicator.errors import TransientError
 from replicator.mapping.catalog import Catalog, CatalogTable
 from replicator.mapping.engine import Op, SourceRow
 from replicator.mapping.model import Mapping
@@ -81,7 +82,7 @@ class SourceDecoders:
         self._refreshed[table] = now
         try:
             fresh = self._read_catalog()
-        except psycopg.Error as exc:
+        except (psycopg.Error, TransientError) as exc:  # V1 away (TransientError: no connection at all)
             log.warning(
                 "V1's catalog could not be read again for %s (%s): its change is dead-lettered",
                 table,

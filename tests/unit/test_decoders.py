@@ -8,6 +8,7 @@ import logging
 import psycopg
 import pytest
 
+from replicator.errors import TransientError
 from replicator.mapping.catalog import Catalog, CatalogColumn, CatalogTable
 from replicator.mapping.engine import Op
 from replicator.mapping.model import Mapping, parse_mapping
@@ -108,9 +109,10 @@ def test_what_does_not_fit_even_read_again_raises_and_is_read_at_most_once_per_i
     assert reads == [1000.0, 1000.0 + REFRESH_EVERY_S]
 
 
-def test_v1_unreachable_for_the_read_leaves_the_change_to_its_dead_letter() -> None:
+@pytest.mark.parametrize("error", [psycopg.OperationalError("down"), TransientError("V1 unreachable")])
+def test_v1_unreachable_for_the_read_leaves_the_change_to_its_dead_letter(error: Exception) -> None:
     def read() -> Catalog:
-        raise psycopg.OperationalError("down")
+        raise error
 
     decoders = SourceDecoders(MAPPING, STARTUP, read)
     with pytest.raises(SchemaMismatchError):
