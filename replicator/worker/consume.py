@@ -94,7 +94,7 @@ class BatchConsumer:
             "group_id": group,
             "client_id": client_id,
             "enable_auto_commit": False,
-            # A partition this group never committed starts at its beginning (``_batches``); one whose
+            # A partition this group never committed starts at its beginning (``_batch``); one whose
             # committed offset Kafka no longer holds stops the worker (``ChangesLostError``): "earliest"
             # would skip to the log's start and lose the deleted changes without a word.
             "auto_offset_reset": "none",
