@@ -12,12 +12,11 @@ so every connection of every command, loading process and worker has them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import psycopg
 from psycopg import abc, postgres
-from psycopg.adapt import Dumper, Loader, PyFormat
+from psycopg.adapt import Dumper, Loader
 from psycopg.pq import Format
 
 from replicator.pipeline.infinity import (
@@ -69,17 +68,15 @@ def _loader(name: str, fmt: Format, infinite_value: Callable[[bool], object]) ->
 
 class _InfiniteDumper(Dumper):
     """``infinity``/``-infinity`` as text, of no declared type: PostgreSQL reads it as the timestamp,
-    timestamptz or date column (or parameter) it goes into. psycopg dumps a list with the dumper of its
-    first element: one after an infinite first element is dumped by psycopg's own dumper of its type."""
+    timestamptz or date column (or parameter) it goes into. (psycopg refuses a list mixing these with
+    finite values, two Python types: the sink writes such an array as text, ``sink.store``.)"""
 
     oid = 0
-    fallback: ClassVar[dict[type, Callable[[Any], Any]]] = {}
 
-    def dump(self, obj: Any) -> Any:
+    def dump(self, obj: Any) -> bytes:
         text = infinite(obj)
-        if text is not None:
-            return text.encode()
-        return self.fallback[datetime if isinstance(obj, datetime) else date](obj)
+        assert text is not None
+        return text.encode()
 
 
 _KINDS: dict[str, Callable[[bool], object]] = {
@@ -95,12 +92,9 @@ def register() -> None:
     global _registered  # noqa: PLW0603 - a process-wide registration, done once
     if _registered:
         return
-    for kind in (datetime, date):
-        dumper = psycopg.adapters.get_dumper(kind, PyFormat.TEXT)
-        _InfiniteDumper.fallback[kind] = dumper(kind).dump
-    loaders = [(name, fmt, _loader(name, fmt, make)) for name, make in _KINDS.items() for fmt in Format]
-    for name, _fmt, loader in loaders:
-        psycopg.adapters.register_loader(name, loader)
+    for name, make in _KINDS.items():
+        for fmt in Format:
+            psycopg.adapters.register_loader(name, _loader(name, fmt, make))
     psycopg.adapters.register_dumper(InfiniteDatetime, _InfiniteDumper)
     psycopg.adapters.register_dumper(InfiniteDate, _InfiniteDumper)
     _registered = True

@@ -220,6 +220,7 @@ def _summary(
         v2_after = sum(_rows(v2, sorted({t.target for t in mapping.tables})).values())
         after = Records.count(v1, v2, mapping)
     totals = state.ledger.totals()
+    reasons = state.as_dict()["dead_letters_by_reason"]
     orphans = before.orphans
     return {
         "scale": scale,
@@ -237,11 +238,11 @@ def _summary(
             "relationships": orphans.with_orphans,
             "set_null": totals.get("orphan_set_null", 0),
             "dropped": totals.get("orphan_dropped", 0),
-            "dead_lettered": state.as_dict()["dead_letters_by_reason"].get("ORPHAN_FK", 0),
+            "dead_lettered": reasons.get("ORPHAN_FK", 0),
         },
         "loaded_v1_rows": loaded,
         "events_applied": totals.get("applied", 0),
-        "dead_letters_by_reason": state.as_dict()["dead_letters_by_reason"],
+        "dead_letters_by_reason": reasons,
         "accounting": {
             "balanced": state.balanced,
             "violation": None if state.balanced else state.ledger.violation(),

@@ -457,12 +457,12 @@ _TEMPORAL = frozenset({"date", "timestamp", "timestamptz"})
 def _with_infinite_arrays(row: Sequence[object], positions: tuple[int, ...]) -> Sequence[object]:
     """``row`` with each array that mixes an infinity with finite values as PostgreSQL's array text
     (``pipeline.infinity.array_literal``): psycopg cannot dump such a list."""
-    if not any(mixes_infinity(row[i]) for i in positions):
+    mixed = [i for i in positions if mixes_infinity(row[i])]
+    if not mixed:
         return row
     out = list(row)
-    for i in positions:
-        if mixes_infinity(out[i]):
-            out[i] = array_literal(out[i])  # type: ignore[arg-type]
+    for i in mixed:
+        out[i] = array_literal(out[i])  # type: ignore[arg-type]
     return out
 
 

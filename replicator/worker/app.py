@@ -62,7 +62,7 @@ class Pipeline:
         self.settings = settings
         self.mapping = mapping
         # Before anything is consumed: a mapping that names what V1 or V2 lacks stops the start-up here,
-        # instead of failing every batch.
+        # instead of the first write meeting it.
         self.v1_catalog, self.v2_catalog, warnings = checked_catalogs(
             settings, mapping, source=str(mapping_path)
         )

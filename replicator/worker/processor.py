@@ -222,8 +222,7 @@ class Processor:
                 )
             except TerminalError as exc:
                 table = record.topic.rsplit(".", 1)[-1]
-                ledger.settle(table, "?", Outcome.DEAD_LETTERED, reason=reason_for(exc).value)
-                failed.append((record, exc, Stage.DECODE))
+                _dead_lettered(failed, ledger, record, exc, stage=Stage.DECODE, table=table, op="?")
                 continue
             if isinstance(decoded, Tombstone):
                 ledger.settle(record.topic.rsplit(".", 1)[-1], "tombstone", Outcome.SKIPPED_TOMBSTONE)
@@ -239,10 +238,9 @@ class Processor:
             try:
                 row = self.decoders.source_row(decoded, _MAP_OP[decoded.op])
             except TerminalError as exc:  # a change V1's catalog, even read again, does not fit
-                ledger.settle(
-                    decoded.table, decoded.op.value, Outcome.DEAD_LETTERED, reason=reason_for(exc).value
+                _dead_lettered(
+                    failed, ledger, record, exc, stage=Stage.DECODE, table=decoded.table, op=decoded.op.value
                 )
-                failed.append((record, exc, Stage.DECODE))
                 continue
             source = Sourced(
                 row, decoded.position, decoded.commit_ts_us, record.topic, record.partition, record.offset
@@ -266,8 +264,7 @@ class Processor:
         if error is None:
             ledger.settle(truncate.table, TRUNCATE_OP, Outcome.SKIPPED_FILTERED)
             return
-        ledger.settle(truncate.table, TRUNCATE_OP, Outcome.DEAD_LETTERED, reason=reason_for(error).value)
-        failed.append((record, error, Stage.MAP))
+        _dead_lettered(failed, ledger, record, error, stage=Stage.MAP, table=truncate.table, op=TRUNCATE_OP)
 
     def _map_one(self, source: Sourced, items: list[Positioned], ledger: Ledger) -> bool:
         """Map one source row into ``items``; False when it yields no V2 change (settled as filtered).
@@ -530,6 +527,21 @@ class Processor:
             connector_name=self.connector_name,
             task_id="worker",
         )
+
+
+def _dead_lettered(
+    failed: list[tuple[Record, BaseException, Stage]],
+    ledger: Ledger,
+    record: Record,
+    error: TerminalError,
+    *,
+    stage: Stage,
+    table: str,
+    op: str,
+) -> None:
+    """A record that yields no change: counted as dead-lettered, its dead letter queued for the batch."""
+    ledger.settle(table, op, Outcome.DEAD_LETTERED, reason=reason_for(error).value)
+    failed.append((record, error, stage))
 
 
 def _advance(progress: dict[str, tuple[int, int]], name: str, ts_us: int, lsn: int) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -18,9 +17,8 @@ from replicator.load.records import RecordBuilder
 from replicator.load.source import read_table
 from replicator.mapping.catalog import read_catalog
 from replicator.mapping.model import load_mapping
-from replicator.stack.manager import Stack
 from tests.integration.conftest import eventually
-from tests.support.own_table import OwnTable, own_table
+from tests.support.own_table import OwnTable, own_table_fixture
 from tests.support.processor import stack_processor
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -36,16 +34,11 @@ TOPIC = "v1.public.endless_items"
 TEXT = "SELECT id, ts::text, ts3::text, tstz::text, d::text, ds::text FROM endless_items ORDER BY id"
 
 
-@pytest.fixture(scope="module")
-def items(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnTable]:
-    with own_table(
-        stack,
-        tmp_path_factory.mktemp("infinity"),
-        table="endless_items",
-        columns="id integer PRIMARY KEY, ts timestamp, ts3 timestamp(3), tstz timestamptz, d date, ds date[]",
-        index=20,
-    ) as table:
-        yield table
+items = own_table_fixture(
+    table="endless_items",
+    columns="id integer PRIMARY KEY, ts timestamp, ts3 timestamp(3), tstz timestamptz, d date, ds date[]",
+    index=20,
+)
 
 
 def test_infinite_timestamps_and_dates_reach_v2_exactly_and_verify(items: OwnTable) -> None:

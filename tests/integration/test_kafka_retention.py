@@ -5,32 +5,22 @@ topic keeps its records forever, so a dead letter is still there to list and rep
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from kafka import KafkaAdminClient, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
 
 from replicator.kafka_util import end_offsets, group_offsets
-from replicator.stack.manager import Stack
 from tests.integration.conftest import eventually
-from tests.support.own_table import OwnTable, own_table
+from tests.support.own_table import OwnTable, own_table_fixture
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 TOPIC = "v1.public.retained_items"
 
 
-@pytest.fixture(scope="module")
-def items(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnTable]:
-    with own_table(
-        stack,
-        tmp_path_factory.mktemp("retention"),
-        table="retained_items",
-        columns="id integer PRIMARY KEY, qty integer NOT NULL",
-        index=19,
-    ) as table:
-        yield table
+items = own_table_fixture(
+    table="retained_items", columns="id integer PRIMARY KEY, qty integer NOT NULL", index=19
+)
 
 
 def test_the_dead_letter_topic_keeps_its_records_forever(items: OwnTable) -> None:

@@ -6,32 +6,22 @@ crashed the worker."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import orjson
 import pytest
 from kafka import KafkaProducer
 
 from replicator.dlq.topic import DeadLetterTopic
-from replicator.stack.manager import Stack
 from tests.integration.conftest import eventually
-from tests.support.own_table import OwnTable, own_table
+from tests.support.own_table import OwnTable, own_table_fixture
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 SECRET = "s3cret-note"
 
 
-@pytest.fixture(scope="module")
-def items(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnTable]:
-    with own_table(
-        stack,
-        tmp_path_factory.mktemp("v1-schema"),
-        table="evolving_items",
-        columns="id integer PRIMARY KEY, qty integer NOT NULL",
-        index=18,
-    ) as table:
-        yield table
+items = own_table_fixture(
+    table="evolving_items", columns="id integer PRIMARY KEY, qty integer NOT NULL", index=18
+)
 
 
 def test_a_column_added_to_v1_under_the_worker_does_not_stop_the_table(items: OwnTable) -> None:

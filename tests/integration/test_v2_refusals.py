@@ -7,30 +7,21 @@ stream goes on. Before, both crashed the worker with the driver's message in its
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from replicator.dlq.topic import DeadLetterTopic
-from replicator.stack.manager import Stack
 from tests.integration.conftest import eventually
-from tests.support.own_table import OwnTable, own_table
+from tests.support.own_table import OwnTable, own_table_fixture
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 SECRET = "s3cret-row-value"
 
 
-@pytest.fixture(scope="module")
-def items(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnTable]:
-    with own_table(
-        stack,
-        tmp_path_factory.mktemp("refusals"),
-        table="refusal_items",
-        columns="id integer PRIMARY KEY, name text NOT NULL",
-        index=17,
-    ) as table:
-        yield table
+items = own_table_fixture(
+    table="refusal_items", columns="id integer PRIMARY KEY, name text NOT NULL", index=17
+)
 
 
 def insert_v1(items: OwnTable, *rows: tuple[int, str]) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 from psycopg import sql
 
 from replicator.stack.manager import Stack, WorkerProcess
@@ -91,3 +92,16 @@ def own_table(stack: Stack, directory: Path, *, table: str, columns: str, index:
         yield OwnTable(stack, table, index, process, dead_letter_topic, env)
     finally:
         process.stop()
+
+
+def own_table_fixture(*, table: str, columns: str, index: int) -> Any:
+    """A module-scoped fixture of ``own_table`` (``items = own_table_fixture(...)`` in a test module)."""
+
+    @pytest.fixture(scope="module")
+    def fixture(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnTable]:
+        with own_table(
+            stack, tmp_path_factory.mktemp(table), table=table, columns=columns, index=index
+        ) as own:
+            yield own
+
+    return fixture
