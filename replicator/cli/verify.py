@@ -55,6 +55,16 @@ def _summary(results: list[TableResult]) -> None:
             )
         if r.error:
             progress_line(f"{r.table}: error: {r.error}")
+    _repairs(results)
+
+
+def _repairs(results: list[TableResult]) -> None:
+    """The command that fixes each kind of mismatch found, with the tables it was found in."""
+    for kinds, command in ((("missing", "different"), "repair missing"), (("extra",), "repair extra")):
+        found = [r.table for r in results if any(r.counts[k] for k in kinds)]
+        if found:
+            options = " ".join(f"--table {t}" for t in found)
+            progress_line(f"{' and '.join(kinds)} rows: `replicator {command} {options}` (--dry-run first)")
 
 
 def verify(  # noqa: PLR0917 - typer maps each parameter to one option of the command

@@ -29,6 +29,8 @@ class Verification:
     age_s: float
     extra: int = 0
     """V2 rows V1 does not produce (``replicator repair extra`` removes them)."""
+    wrong: int = 0
+    """V2 rows missing or held differently from V1 (``replicator repair missing`` writes them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +134,11 @@ def _verification(facts: Facts, limits: Limits) -> Check:
         extra = sum(facts.verification[t].extra for t in failed)
         if extra:
             parts.append(f"{extra:,} extra V2 row(s), which `replicator repair extra` removes")
+        wrong = sum(facts.verification[t].wrong for t in failed)
+        if wrong:
+            parts.append(
+                f"{wrong:,} missing or different V2 row(s), which `replicator repair missing` writes"
+            )
         return Check("verification", False, "; ".join(parts) + " (run `replicator verify`)")
     return Check("verification", True, f"all {len(facts.v2_tables)} V2 tables match V1")
 

@@ -23,7 +23,7 @@ SLOT_SQL = (
     "FROM pg_replication_slots WHERE slot_name = %s"
 )
 VERIFICATION_SQL = (
-    "SELECT tbl, status, extract(epoch FROM clock_timestamp() - checked_at), extra "
+    "SELECT tbl, status, extract(epoch FROM clock_timestamp() - checked_at), extra, missing + different "
     "FROM replicator.verification"
 )
 
@@ -39,8 +39,8 @@ def gather(settings: Settings, mapping: Mapping) -> Facts:
         is_frozen = frozen(v1)
     with psycopg.connect(settings.v2_admin.conninfo(), autocommit=True) as v2:
         verification = {
-            str(t): Verification(str(s), float(age), int(extra))
-            for t, s, age, extra in v2.execute(VERIFICATION_SQL).fetchall()
+            str(t): Verification(str(s), float(age), int(extra), int(wrong))
+            for t, s, age, extra, wrong in v2.execute(VERIFICATION_SQL).fetchall()
         }
     status = read_status(settings, settings.topic_prefix)
     # Consumer lag of the mapped tables only: the fence and heartbeat topics are read by nobody.

@@ -32,23 +32,20 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from replicator.mapping.catalog import Catalog, read_catalog
+from replicator.mapping.catalog import Catalog
 from replicator.mapping.model import Mapping
-from replicator.pipeline.fk import canonical_key
 from replicator.settings import Settings
-from replicator.sink.keys import matching, select_keys
+from replicator.sink.keys import matching
 from replicator.verify.chunks import Chunk, Key
-from replicator.verify.read import Reader, connect_v1, connect_v2
-from replicator.verify.run import DEFAULT_CHUNK_ROWS, plan_table, resolve_tables
+from replicator.verify.passes import in_passes, lock_keys, repair_session
+from replicator.verify.read import Reader
+from replicator.verify.run import DEFAULT_CHUNK_ROWS, resolve_tables
 
 __all__ = ["ExtraRows", "children_first", "remove_extra"]
 
 log = logging.getLogger(__name__)
 
 SAMPLE_SIZE = 20
-MAX_PASSES = 5
-"""Blocked chunks are tried again while a pass removes something: a row of a later chunk, or of a table
-later in the order (a reference cycle), may have held them."""
 Progress = Callable[[str], None]
 
 
@@ -122,34 +119,27 @@ def remove_extra(
     mapping). ``after_compare(table, keys)`` is called between a chunk's comparison and its removal
     (a test changes V1 there, as a live V1 may)."""
     names = children_first(mapping.parents(), resolve_tables(mapping, tables))
-    with connect_v1(settings.v1_admin.conninfo()) as v1, connect_v2(settings.v2_admin.conninfo()) as v2:
-        reader = Reader(v1, v2, mapping)
-        catalog = read_catalog(v2, mapping.target_schema)
+    with repair_session(settings, mapping) as (reader, catalog):
         results = {table: ExtraRows(table) for table in names}
-        pending = [(table, chunk) for table in names for chunk in plan_table(reader, table, chunk_rows)]
-        blocked: list[tuple[str, Chunk, str]] = []
-        for attempt in range(MAX_PASSES):
-            removed = sum(r.removed for r in results.values())
-            blocked = []
-            for table, chunk in pending:
-                note = _chunk(
-                    reader,
-                    catalog,
-                    table,
-                    chunk,
-                    results[table],
-                    dry_run=dry_run,
-                    first=attempt == 0,
-                    after_compare=after_compare,
-                )
-                if note is not None:
-                    blocked.append((table, chunk, note))
-            if not blocked or sum(r.removed for r in results.values()) == removed:
-                break
-            pending = [(table, chunk) for table, chunk, _ in blocked]  # a removal since may free them
-        for table, _, note in blocked:
-            results[table].blocked.append(note)
-            log.warning("extra rows of %s not removed: %s", table, note)
+
+        def attempt(table: str, chunk: Chunk, first: bool) -> str | None:
+            return _chunk(
+                reader,
+                catalog,
+                table,
+                chunk,
+                results[table],
+                dry_run=dry_run,
+                first=first,
+                after_compare=after_compare,
+            )
+
+        def removed() -> int:
+            return sum(r.removed for r in results.values())
+
+        for table, why in in_passes(reader, names, chunk_rows, attempt, done=removed):
+            results[table].blocked.append(why)
+            log.warning("extra rows of %s not removed: %s", table, why)
         for result in results.values():
             progress(
                 f"{result.table}: {result.found:,} extra"
@@ -190,7 +180,7 @@ def _chunk(
     removed = 0
     try:
         with v2.transaction():
-            locked = _lock(v2, catalog, table, spec.key, [typed[ck] for ck in candidates])
+            locked = lock_keys(v2, catalog, table, spec.key, [typed[ck] for ck in candidates])
             again = reader.read_expected(spec, chunk, keys=list(locked.values())) if locked else None
             confirmed = [key for ck, key in locked.items() if again is None or ck not in again.tokens]
             if confirmed:
@@ -205,15 +195,6 @@ def _chunk(
     result.kept += len(locked) - len(confirmed)
     result.removed += removed
     return None
-
-
-def _lock(
-    v2: psycopg.Connection[Any], catalog: Catalog, table: str, key: Sequence[str], keys: list[Key]
-) -> dict[str, Key]:
-    """Lock the rows of ``keys`` still in V2; canonical key → key of each."""
-    statement, params = select_keys(catalog, table, key, key, keys)
-    rows = v2.execute(sql.SQL("{} FOR UPDATE").format(statement), params).fetchall()
-    return {canonical_key(row[len(key) :]): tuple(row[len(key) :]) for row in rows}
 
 
 def _backup_and_delete(

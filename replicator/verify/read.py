@@ -72,6 +72,8 @@ class ExpectedRead:
     display: dict[str, dict[str, object]]
     lsn: str
     lsn_value: int
+    rows: dict[str, dict[str, object]]
+    """Canonical key → the V2 row V1 produces (the mapped columns), as ``repair missing`` writes it."""
 
     def state(self) -> dict[str, tuple[tuple[str, ...], Tokens]]:
         """What a second read must repeat for a difference to count (``compare.unchanged_in_v1``)."""
@@ -183,6 +185,7 @@ class Reader:
             display=display,
             lsn=str(position[0]),
             lsn_value=int(position[1]),
+            rows=values,
         )
 
     def read_actual(

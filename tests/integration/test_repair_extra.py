@@ -131,8 +131,11 @@ def test_a_row_still_referenced_by_a_row_that_is_not_extra_stays_and_is_named(pi
     pipeline.assert_v2_is_v1_through_mapping()
 
 
-def test_an_unknown_table_is_a_usage_error_naming_the_valid_ones(pipeline: Pipeline) -> None:
-    result = pipeline.run("repair", "extra", "--table", "nope", "--dry-run", timeout=120)
+@pytest.mark.parametrize("repair_command", ["extra", "missing"])
+def test_an_unknown_table_is_a_usage_error_naming_the_valid_ones(
+    pipeline: Pipeline, repair_command: str
+) -> None:
+    result = pipeline.run("repair", repair_command, "--table", "nope", "--dry-run", timeout=120)
     assert result.returncode == 2
     assert "nope" in result.stderr and "listings" in result.stderr
 

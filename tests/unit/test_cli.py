@@ -103,7 +103,8 @@ READS = {
 }  # fmt: skip
 CHANGES = {
     "connector register", "cutover abort", "cutover resume", "cutover run", "db bootstrap", "demo run",
-    "demo seed", "dlq replay", "load", "orphans fix", "repair extra", "stack down", "stack prune",
+    "demo seed", "dlq replay", "load", "orphans fix", "repair extra", "repair missing", "stack down",
+    "stack prune",
     "stack up", "worker run", "worker start", "worker stop",
 }  # fmt: skip
 

@@ -132,3 +132,14 @@ CREATE TABLE IF NOT EXISTS replicator.removed_rows (
     row_before jsonb NOT NULL,
     removed_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
+
+-- The V2 rows `replicator repair missing` wrote (rows V2 lacked or held differently from V1 through
+-- the mapping): an overwritten row as it was before and after, an inserted one as written.
+CREATE TABLE IF NOT EXISTS replicator.repaired_rows (
+    id bigserial PRIMARY KEY,
+    tbl text NOT NULL,
+    kind text NOT NULL CHECK (kind IN ('missing', 'different')),
+    row_before jsonb,
+    row_after jsonb NOT NULL,
+    repaired_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);

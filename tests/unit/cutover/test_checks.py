@@ -81,9 +81,10 @@ def test_a_fence_position_is_spelled_as_postgresql_spells_it() -> None:
     assert pg_lsn((5 << 32) + 0x10) == "5/10"
 
 
-def test_extra_rows_behind_a_mismatch_point_to_repair_extra() -> None:
-    facts = replace(READY, verification={**READY.verification, "users": Verification("mismatch", 60.0, 3)})
+def test_rows_behind_a_mismatch_point_to_the_repair_that_fixes_them() -> None:
+    facts = replace(READY, verification={**READY.verification, "users": Verification("mismatch", 60.0, 3, 2)})
     (check,) = [c for c in evaluate(facts, Limits()) if c.name == "verification"]
     assert not check.passed
     assert "not matching: users" in check.detail
     assert "3 extra V2 row(s), which `replicator repair extra` removes" in check.detail
+    assert "2 missing or different V2 row(s), which `replicator repair missing` writes" in check.detail
