@@ -371,19 +371,7 @@ class V2Store:
         return sql.Identifier(stage_name(table))
 
     def _copy(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-        temporal = self._temporal_arrays(table, tuple(columns))
-        with self.conn.cursor().copy(copy_into_stage(table, tuple(columns))) as copy:
-            for row in rows:
-                if temporal:
-                    row = _with_infinite_arrays(row, temporal)  # noqa: PLW2901 - the row as written
-                copy.write_row(row)
-
-    def _temporal_arrays(self, table: str, columns: tuple[str, ...]) -> tuple[int, ...]:
-        """Positions of ``columns`` that are date or timestamp arrays (which may mix in an infinity)."""
-        entry = self.catalog.table(table)
-        assert entry is not None
-        kinds = {c.name for c in entry.columns if c.is_array and c.base_type in _TEMPORAL}
-        return tuple(i for i, c in enumerate(columns) if c in kinds)
+        copy_into(self.conn, self.catalog, table, columns, rows)
 
     def _upsert(self, table: str, columns: Sequence[str], rows: list[dict[str, object]]) -> None:
         self._stage(table)
@@ -452,6 +440,23 @@ class V2Store:
 
 
 _TEMPORAL = frozenset({"date", "timestamp", "timestamptz"})
+
+
+def copy_into(
+    conn: Conn, catalog: Catalog, table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]
+) -> None:
+    """COPY ``rows`` (values of ``columns``) into ``table``'s staging table (``statements.stage_name``).
+    A date or timestamp array that mixes an infinity with finite values goes as PostgreSQL's array
+    text: psycopg cannot dump such a list."""
+    entry = catalog.table(table)
+    assert entry is not None
+    kinds = {c.name for c in entry.columns if c.is_array and c.base_type in _TEMPORAL}
+    temporal = tuple(i for i, c in enumerate(columns) if c in kinds)
+    with conn.cursor().copy(copy_into_stage(table, tuple(columns))) as copy:
+        for row in rows:
+            if temporal:
+                row = _with_infinite_arrays(row, temporal)  # noqa: PLW2901 - the row as written
+            copy.write_row(row)
 
 
 def _with_infinite_arrays(row: Sequence[object], positions: tuple[int, ...]) -> Sequence[object]:

@@ -45,7 +45,8 @@ from psycopg import sql
 from replicator.mapping.catalog import Catalog
 from replicator.mapping.model import Mapping as MappingModel
 from replicator.settings import Settings
-from replicator.sink.statements import copy_into_stage, create_stage, stage_name, truncate_stage
+from replicator.sink.statements import create_stage, stage_name, truncate_stage
+from replicator.sink.store import copy_into
 from replicator.verify.chunks import Chunk, Key
 from replicator.verify.expected import TableSpec
 from replicator.verify.extra import children_first
@@ -220,9 +221,7 @@ def _write(
             continue
         v2.execute(create_stage(catalog.schema, spec.table))
         v2.execute(truncate_stage(spec.table))
-        with v2.cursor().copy(copy_into_stage(spec.table, columns)) as copy:
-            for row in group:
-                copy.write_row([row[c] for c in columns])
+        copy_into(v2, catalog, spec.table, columns, ([row[c] for c in columns] for row in group))
         statement = _overwrite_sql if overwrite else _insert_sql
         written += v2.execute(statement(catalog.schema, spec, columns), [spec.table]).rowcount
     return written
