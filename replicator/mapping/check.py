@@ -151,6 +151,7 @@ def _check_table(table: TableMapping, v1: Catalog, v2: Catalog) -> Iterator[Find
         yield _err(f"{at}.target", f"V2 table {v2.schema}.{table.target} does not exist", _listing(v2.tables))
     if src is not None:
         yield from _check_v1_columns(table, src)
+        yield from _check_debezium_limits(table, src)
     if dst is not None:
         yield from _check_v2_columns(table, dst)
     if src is not None and dst is not None:
@@ -181,6 +182,21 @@ def _check_v1_columns(table: TableMapping, src: CatalogTable) -> Iterator[Findin
         if src.column(col) is None:
             yield _warn(
                 f"{at}.drop[{position}]", f"dropped V1 column {table.source}.{col} does not exist", valid
+            )
+
+
+def _check_debezium_limits(table: TableMapping, src: CatalogTable) -> Iterator[Finding]:
+    """V1 values the pinned Debezium cannot send, which no worker can tell from what it sends instead."""
+    read = {c for spec in table.columns.values() for c in spec.sources}
+    for col in src.columns:
+        if col.name in read and col.is_array and col.base_type == "numeric":
+            yield _warn(
+                f"tables.{table.name}.columns",
+                f"V1 column {table.source}.{col.name} is {col.type_name}: Debezium sends null for an array"
+                " holding NaN or ±Infinity (Connect logs 'Failed to properly convert data value'), and V2"
+                " would hold null",
+                "`replicator verify` reports such rows as different and `replicator repair missing` writes"
+                " V1's value; a CHECK constraint in V1 keeps such values out",
             )
 
 

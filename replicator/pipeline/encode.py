@@ -42,7 +42,10 @@ def _same(value: Any) -> Any:
 
 
 def _numeric(value: Decimal | int) -> str:
-    # Debezium's string mode writes BigDecimal.toPlainString(): never an exponent.
+    # Debezium's string mode writes BigDecimal.toPlainString(): never an exponent; ±Infinity as its
+    # own constants (``values._numeric`` reads them back).
+    if isinstance(value, Decimal) and value.is_infinite():
+        return "NEGATIVE_INFINITY" if value < 0 else "POSITIVE_INFINITY"
     return format(value, "f") if isinstance(value, Decimal) else str(value)
 
 

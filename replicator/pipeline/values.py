@@ -17,6 +17,12 @@ The connector sends JSON without schemas, so the type comes from the V1 catalog:
 | json/jsonb            | JSON text                                     | str (JSON text, exact)    |
 | interval, timetz, …   | string                                        | str (PostgreSQL parses)   |
 | arrays                | JSON array                                    | list of the element type  |
+
+A numeric's NaN comes as ``NaN`` and its ±Infinity (PostgreSQL 14 and later) as ``POSITIVE_INFINITY`` /
+``NEGATIVE_INFINITY``. A numeric array holding any of them comes as null: Debezium's array converter
+fails on them (logging "Failed to properly convert data value" in Connect's log), so no worker can
+tell it from a real null; ``mapping check`` warns about such columns, and ``verify`` / ``repair
+missing`` find and fix the rows.
 """
 
 from __future__ import annotations
@@ -68,8 +74,15 @@ def _int(value: Any) -> int:
     return value
 
 
+_NUMERIC_SPECIAL = {"POSITIVE_INFINITY": Decimal("Infinity"), "NEGATIVE_INFINITY": Decimal("-Infinity")}
+"""Debezium's spelling of numeric ±Infinity (PostgreSQL 14 and later) under decimal.handling.mode=string;
+NaN comes as ``NaN``, which Decimal reads."""
+
+
 def _numeric(value: Any) -> Decimal:
-    if isinstance(value, int | str) and not isinstance(value, bool):
+    if isinstance(value, str):
+        return _NUMERIC_SPECIAL.get(value) or Decimal(value)
+    if isinstance(value, int) and not isinstance(value, bool):
         return Decimal(value)
     raise TypeError
 

@@ -6,10 +6,6 @@ DataError reading them."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import psycopg
 import pytest
 
@@ -42,27 +38,12 @@ items = own_table_fixture(
 
 
 def test_infinite_timestamps_and_dates_reach_v2_exactly_and_verify(items: OwnTable) -> None:
-    with items.v1() as v1:
-        v1.execute("SET TIME ZONE 'UTC'")
-        v1.execute(ROWS)
-        expected = v1.execute(TEXT).fetchall()
-
-    def v2_text() -> list[tuple[object, ...]]:
-        with items.v2() as v2:
-            v2.execute("SET TIME ZONE 'UTC'")
-            return v2.execute(TEXT).fetchall()
-
-    eventually(lambda: len(v2_text()) == 3)
-    assert v2_text() == expected
+    utc = "SET TIME ZONE 'UTC'"
+    expected = items.rows("v1", utc, ROWS, TEXT)
+    eventually(lambda: len(items.rows("v2", utc, TEXT)) == 3)
+    assert items.rows("v2", utc, TEXT) == expected
     assert expected[0][1:5] == ("infinity",) * 4 and expected[1][1:5] == ("-infinity",) * 4
-    done = subprocess.run(
-        [sys.executable, "-m", "replicator", "verify", "--table", "endless_items", "--restart"],
-        env={**os.environ, **items.env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = items.replicator("verify", "--table", "endless_items", "--restart")
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
 
 

@@ -3,6 +3,9 @@ dead-letter topic): what such a test breaks in V1 or V2 touches no other test's 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +40,24 @@ class OwnTable:
 
     def v2(self) -> psycopg.Connection[Any]:
         return psycopg.connect(self.stack.settings.v2_admin.conninfo(), autocommit=True)
+
+    def rows(self, side: str, *statements: str) -> list[tuple[Any, ...]]:
+        """Run ``statements`` on ``side`` ("v1" or "v2") in one session; the last one's rows."""
+        with self.v1() if side == "v1" else self.v2() as conn:
+            for statement in statements[:-1]:
+                conn.execute(statement.encode())
+            return conn.execute(statements[-1].encode()).fetchall()
+
+    def replicator(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``replicator ARGS`` with this table's mapping, consumer group and dead-letter topic."""
+        return subprocess.run(
+            [sys.executable, "-m", "replicator", *args],
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
 
     def v2_rows(self) -> dict[int, tuple[Any, ...]]:
         with self.v2() as v2:

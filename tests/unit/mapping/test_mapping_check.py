@@ -245,6 +245,17 @@ def test_transform_output_type_mismatch(mapping: Mapping) -> None:
     )
 
 
+def test_a_numeric_array_warns_that_debezium_nulls_nan_and_infinity(mapping: Mapping) -> None:
+    """Debezium sends null for a numeric[] holding NaN or ±Infinity: the check says so, and what finds
+    and fixes such rows."""
+    users = v1_catalog().tables["users"]
+    amounts = CatalogColumn(name="balance_cents", type_name="numeric[]", base_type="numeric", is_array=True)
+    v1 = v1_catalog(users=CatalogTable("users", (*users.columns[:3], amounts, users.columns[4]), ("id",)))
+    found = [w for w in warnings(check_mapping(mapping, v1, v2_catalog())) if "Debezium" in w]
+    assert only(found).startswith("warning: tables.users.columns: V1 column users.balance_cents is numeric[]")
+    assert "repair missing" in found[0]
+
+
 def test_integer_narrowing_warns(mapping: Mapping) -> None:
     """Copying int8 into int4 is a warning."""
     v1 = v1_catalog(

@@ -70,3 +70,11 @@ def test_text_family_columns_are_read_as_text() -> None:
 def test_timestamps_and_numerics_round_trip(ts: datetime, n: Decimal, tz: datetime) -> None:
     row = {"ts6": ts, "n": n, "tz": tz, "d": ts.date(), "t6": ts.time()}
     assert roundtrip(row) == row
+
+
+def test_numeric_infinities_are_sent_as_debezium_spells_them() -> None:
+    encoded = RowEncoder(TABLE).encode({"n": Decimal("Infinity"), "nums": [Decimal("-Infinity")]})
+    assert encoded == {"n": "POSITIVE_INFINITY", "nums": ["NEGATIVE_INFINITY"]}
+    row = {"n": Decimal("-Infinity")}
+    assert roundtrip(row) == row
+    assert str(roundtrip({"n": Decimal("NaN")})["n"]) == "NaN"

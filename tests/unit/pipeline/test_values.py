@@ -124,3 +124,12 @@ def test_an_unknown_column_is_a_schema_mismatch() -> None:
     """A column missing from the V1 catalog is reported as a schema mismatch naming it."""
     with pytest.raises(SchemaMismatchError, match="new_col"):
         DECODER.decode({"i": 1, "new_col": 2})
+
+
+def test_numeric_nan_and_infinities_in_debeziums_spelling() -> None:
+    """decimal.handling.mode=string: NaN as ``NaN``, ±Infinity (PostgreSQL 14+) as Debezium's constants."""
+    assert str(DECODER.decode({"n": "NaN"})["n"]) == "NaN"
+    assert DECODER.decode({"n": "POSITIVE_INFINITY"})["n"] == Decimal("Infinity")
+    assert DECODER.decode({"n": "NEGATIVE_INFINITY"})["n"] == Decimal("-Infinity")
+    with pytest.raises(ValueDecodeError):
+        DECODER.decode({"n": "INFINITY_AND_BEYOND"})
