@@ -1,9 +1,11 @@
-"""psycopg, taught PostgreSQL's infinite timestamps and dates (``replicator.pipeline.infinity``).
+"""psycopg, taught PostgreSQL's infinite timestamps and dates and a time's 24:00:00
+(``replicator.pipeline.infinity``).
 
 Out of the box psycopg refuses to read ``infinity`` from a ``timestamp``, ``timestamptz`` or ``date``
 column (a ``DataError``: the value is beyond Python's range), so a V1 row holding one could be neither
-loaded nor verified. These loaders read ``infinity``/``-infinity`` as the infinite values of
-``pipeline.infinity`` and leave every other value to psycopg's own (C) loader, which does the work;
+loaded nor verified (nor a ``time`` of ``24:00:00``). These loaders read ``infinity``/``-infinity`` as
+the infinite values of ``pipeline.infinity`` (and ``24:00:00`` as its ``END_OF_DAY``) and leave every
+other value to psycopg's own (C) loader, which does the work;
 the dumpers write the infinite values back as ``infinity``/``-infinity``, so V2 gets exactly what V1
 holds. Registered on psycopg's global adapters when the package is imported (``replicator/__init__``),
 so every connection of every command, loading process and worker has them.
@@ -20,6 +22,8 @@ from psycopg.adapt import Dumper, Loader
 from psycopg.pq import Format
 
 from replicator.pipeline.infinity import (
+    DAY_US,
+    END_OF_DAY,
     InfiniteDate,
     InfiniteDatetime,
     infinite,
@@ -40,15 +44,16 @@ _INT32 = {
 }
 
 
-def _loader(name: str, fmt: Format, infinite_value: Callable[[bool], object]) -> type[Loader]:
+def _loader(name: str, fmt: Format, specials: dict[bytes, object]) -> type[Loader]:
+    """A loader of type ``name`` in ``fmt`` that reads the values psycopg refuses (``specials``: their
+    bytes on the wire → the Python value) and leaves every other one to psycopg's own loader."""
     oid = postgres.types[name].oid
     found = psycopg.adapters.get_loader(oid, fmt)
     assert found is not None
     base: type[abc.Loader] = found
-    special = _TEXT if fmt is Format.TEXT else (_INT32 if name == "date" else _INT64)
-    firsts = {k[0] for k in special}  # the first byte spares nearly every value the full comparison
+    firsts = {k[0] for k in specials}  # the first byte spares nearly every value the full comparison
 
-    class InfinityLoader(Loader):
+    class SpecialLoader(Loader):
         format = fmt
 
         def __init__(self, oid: int, context: Any = None) -> None:
@@ -57,13 +62,26 @@ def _loader(name: str, fmt: Format, infinite_value: Callable[[bool], object]) ->
 
         def load(self, data: Any) -> object:
             if data and data[0] in firsts:
-                positive = special.get(bytes(data))
-                if positive is not None:
-                    return infinite_value(positive)
+                special = specials.get(bytes(data), _NONE)
+                if special is not _NONE:
+                    return special
             return self._load(data)
 
-    InfinityLoader.__name__ = f"Infinity{base.__name__}"
-    return InfinityLoader
+    SpecialLoader.__name__ = f"Special{base.__name__}"
+    return SpecialLoader
+
+
+_NONE = object()
+
+
+def _specials(name: str, fmt: Format) -> dict[bytes, object]:
+    """What psycopg cannot read of type ``name``, in ``fmt``: the infinities, a time's 24:00:00."""
+    if name == "time":
+        wire = b"24:00:00" if fmt is Format.TEXT else DAY_US.to_bytes(8, "big", signed=True)
+        return {wire: END_OF_DAY}
+    make = _KINDS[name]
+    wires = _TEXT if fmt is Format.TEXT else (_INT32 if name == "date" else _INT64)
+    return {wire: make(positive) for wire, positive in wires.items()}
 
 
 class _InfiniteDumper(Dumper):
@@ -92,9 +110,9 @@ def register() -> None:
     global _registered  # noqa: PLW0603 - a process-wide registration, done once
     if _registered:
         return
-    for name, make in _KINDS.items():
+    for name in (*_KINDS, "time"):
         for fmt in Format:
-            psycopg.adapters.register_loader(name, _loader(name, fmt, make))
+            psycopg.adapters.register_loader(name, _loader(name, fmt, _specials(name, fmt)))
     psycopg.adapters.register_dumper(InfiniteDatetime, _InfiniteDumper)
     psycopg.adapters.register_dumper(InfiniteDate, _InfiniteDumper)
     _registered = True

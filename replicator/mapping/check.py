@@ -185,18 +185,64 @@ def _check_v1_columns(table: TableMapping, src: CatalogTable) -> Iterator[Findin
             )
 
 
+_REPAIRED = (
+    "`replicator verify` reports such rows as different and `replicator repair missing` writes V1's value"
+)
+_DEBEZIUM_LIMITS: dict[tuple[str, bool | None], tuple[Level, str, str]] = {
+    # (base type, an array: yes, no or either) → what the pinned Debezium (3.1.3, JSON without schemas)
+    # does to it
+    ("numeric", True): (
+        Level.WARNING,
+        "Debezium sends null for an array holding NaN or ±Infinity (Connect logs 'Failed to properly"
+        " convert data value'), and V2 would hold null",
+        _REPAIRED + "; a CHECK constraint in V1 keeps such values out",
+    ),
+    ("timetz", None): (
+        Level.WARNING,
+        "Debezium sends a timetz in UTC: V2 gets the same instant at +00, not V1's offset",
+        _REPAIRED + "; a V2 column of type time or timestamptz avoids the question",
+    ),
+    ("varbit", None): (
+        Level.WARNING,
+        "Debezium sends a bit varying without its length (it is in the schema this connector leaves"
+        " out), so leading zeros cannot be told: every non-empty value is dead-lettered",
+        "bit(n) (a fixed length) travels exactly; or drop the column (drop: […]) and fill it in V2",
+    ),
+    ("bit", True): (
+        Level.ERROR,
+        "Debezium sends null for every bit(n)[] value (its converter fails on the array, Connect logs"
+        " 'Failed to properly convert data value'): V2 would hold null",
+        "drop it (drop: […]) and fill it in V2 another way, or store the bits in V1 as text[] or bytea",
+    ),
+    ("varbit", True): (
+        Level.ERROR,
+        "Debezium sends null for a bit varying[] value (the converter of bit(n)[], which fails on every"
+        " array): V2 would hold null",
+        "drop it (drop: […]) and fill it in V2 another way, or store the bits in V1 as text[] or bytea",
+    ),
+    ("tsvector", None): (
+        Level.ERROR,
+        "Debezium does not send tsvector columns at all: every change of the table would be"
+        " dead-lettered (mapped columns missing)",
+        "drop it (drop: […]) and compute it in V2 (a generated column or a trigger)",
+    ),
+}
+
+
 def _check_debezium_limits(table: TableMapping, src: CatalogTable) -> Iterator[Finding]:
-    """V1 values the pinned Debezium cannot send, which no worker can tell from what it sends instead."""
+    """V1 values the pinned Debezium cannot send as they are (read off the connector's own events)."""
     read = {c for spec in table.columns.values() for c in spec.sources}
     for col in src.columns:
-        if col.name in read and col.is_array and col.base_type == "numeric":
-            yield _warn(
+        limit = _DEBEZIUM_LIMITS.get((col.base_type, col.is_array)) or _DEBEZIUM_LIMITS.get(
+            (col.base_type, None)
+        )
+        if col.name in read and limit is not None:
+            level, problem, valid = limit
+            yield Finding(
+                level,
                 f"tables.{table.name}.columns",
-                f"V1 column {table.source}.{col.name} is {col.type_name}: Debezium sends null for an array"
-                " holding NaN or ±Infinity (Connect logs 'Failed to properly convert data value'), and V2"
-                " would hold null",
-                "`replicator verify` reports such rows as different and `replicator repair missing` writes"
-                " V1's value; a CHECK constraint in V1 keeps such values out",
+                f"V1 column {table.source}.{col.name}: {problem}",
+                valid,
             )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import math
+import struct
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -22,8 +23,10 @@ from uuid import UUID
 
 from replicator.mapping.catalog import CatalogColumn, CatalogTable
 from replicator.pipeline.infinity import (
+    DAY_US,
     DEBEZIUM_DATE,
     DEBEZIUM_TIMESTAMP,
+    EndOfDay,
     InfiniteDate,
     InfiniteDatetime,
     infinite,
@@ -63,8 +66,26 @@ def _date(value: date) -> int:
     return (value - EPOCH_DATE).days
 
 
-def _micros_of_day(value: time) -> int:
+def _micros_of_day(value: time | str) -> int:
+    if type(value) is EndOfDay:
+        return DAY_US
+    assert isinstance(value, time)
     return ((value.hour * 60 + value.minute) * 60 + value.second) * 1_000_000 + value.microsecond
+
+
+def _bits(value: str) -> bool | str:
+    """``bit(n)`` as Debezium sends it: bit(1) a boolean, longer ones little-endian bytes (base64)."""
+    if len(value) == 1:
+        return value == "1"
+    number = int(value, 2) if value else 0
+    return base64.b64encode(number.to_bytes((len(value) + 7) // 8, "little")).decode("ascii")
+
+
+def _point(value: str) -> dict[str, object]:
+    """PostgreSQL's ``(x,y)`` → Debezium's point struct."""
+    x, y = (float(part) for part in value.strip("()").split(","))
+    wkb = struct.pack("<BIdd", 1, 1, x, y)
+    return {"x": x, "y": y, "wkb": base64.b64encode(wkb).decode("ascii"), "srid": None}
 
 
 def _timestamp_micros(value: datetime) -> int:
@@ -112,6 +133,8 @@ _BY_TYPE: Mapping[str, Encoder] = {
     "timestamptz": _timestamptz,
     "uuid": _uuid,
     "bytea": _bytea,
+    "bit": _bits,
+    "point": _point,
 }
 _BY_PRECISION: Mapping[str, Callable[[Any], int]] = {"time": _micros_of_day, "timestamp": _timestamp_micros}
 

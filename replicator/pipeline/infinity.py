@@ -15,6 +15,10 @@ negative one; in milliseconds for a precision of 3 or less); ``date`` as the day
 streamed scalar (PostgreSQL's own ±2^31 days from 2000, shifted to 1970 with an int overflow): all far
 outside PostgreSQL's date range, so no real date is taken for one. Later Debezium releases send
 ``Long.MAX_VALUE``/``Long.MIN_VALUE`` for timestamps: every spelling is read; the snapshot's is written.
+
+One more value lies beyond Python's range: a ``time`` of ``24:00:00`` (PostgreSQL's end of day; Python's
+``time`` stops at 23:59:59.999999, and Debezium sends 86,400,000,000 µs). It is ``END_OF_DAY``, a string
+PostgreSQL reads back into the time column; taken for midnight it would silently change the value.
 """
 
 from __future__ import annotations
@@ -22,8 +26,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 __all__ = [
+    "DAY_US",
     "DEBEZIUM_DATE",
     "DEBEZIUM_TIMESTAMP",
+    "END_OF_DAY",
+    "EndOfDay",
     "InfiniteDate",
     "InfiniteDatetime",
     "array_literal",
@@ -47,6 +54,16 @@ class InfiniteDate(date):
 
     __slots__ = ()
 
+
+class EndOfDay(str):
+    """A ``time`` of ``24:00:00`` (see the module docstring)."""
+
+    __slots__ = ()
+
+
+END_OF_DAY = EndOfDay("24:00:00")
+DAY_US = 86_400_000_000
+"""Microseconds in a day: Debezium's value for ``24:00:00``."""
 
 _TS = {
     (True, False): InfiniteDatetime(9999, 12, 31, 23, 59, 59, 999999),

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import re
+import struct
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -37,7 +38,14 @@ from uuid import UUID
 
 from replicator.errors import TerminalError
 from replicator.mapping.catalog import CatalogColumn, CatalogTable
-from replicator.pipeline.infinity import DEBEZIUM_DATE, DEBEZIUM_TIMESTAMP, infinite_date, infinite_timestamp
+from replicator.pipeline.infinity import (
+    DAY_US,
+    DEBEZIUM_DATE,
+    DEBEZIUM_TIMESTAMP,
+    END_OF_DAY,
+    infinite_date,
+    infinite_timestamp,
+)
 
 Decoder = Callable[[Any], Any]
 
@@ -114,13 +122,54 @@ def _date(value: Any) -> date:
 
 
 def _time(unit_us: int) -> Decoder:
-    def decode(value: Any) -> time:
+    def decode(value: Any) -> time | str:
         micros = _int(value) * unit_us
+        if micros == DAY_US:
+            return END_OF_DAY
+        if not 0 <= micros < DAY_US:
+            raise ValueError
         seconds, micro = divmod(micros, 1_000_000)
         hours, rest = divmod(seconds, 3600)
-        return time(hours % 24, rest // 60, rest % 60, micro)
+        return time(hours, rest // 60, rest % 60, micro)
 
     return decode
+
+
+def _bits(width: int) -> Decoder:
+    """``bit(n)``: Debezium sends bit(1) as a boolean and longer ones as little-endian bytes (base64); the
+    width comes from the column's type, so leading zeros survive."""
+
+    def decode(value: Any) -> str:
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        number = int.from_bytes(base64.b64decode(_str(value), validate=True), "little")
+        if number >> width:
+            raise ValueError
+        return format(number, f"0{width}b")
+
+    return decode
+
+
+def _varbit(value: Any) -> str:
+    """A ``varbit``'s length is in Debezium's schema, which this connector does not send: only the
+    empty one is certain; any other is refused (a dead letter) rather than guessed."""
+    if value == "":
+        return ""
+    raise TypeError
+
+
+def _point(value: Any) -> str:
+    """``point``: Debezium's struct (x, y and the WKB of both) → PostgreSQL's ``(x,y)``, from the WKB's
+    doubles when present (exact), else from x and y."""
+    if not isinstance(value, dict):
+        raise TypeError
+    wkb = value.get("wkb")
+    if isinstance(wkb, str):
+        data = base64.b64decode(wkb, validate=True)
+        x, y = struct.unpack(("<" if data[0] == 1 else ">") + "dd", data[5:21])
+    else:
+        x, y = _float(value["x"]), _float(value["y"])
+    return f"({x!r},{y!r})"
 
 
 def _timestamp(unit_us: int) -> Decoder:
@@ -170,6 +219,8 @@ _BY_TYPE: Mapping[str, Decoder] = {
     "timestamptz": _timestamptz,
     "uuid": _uuid,
     "bytea": _bytea,
+    "varbit": _varbit,
+    "point": _point,
 }
 # Adaptive precision: up to 3 fractional digits Debezium sends milliseconds, else microseconds.
 _BY_PRECISION: Mapping[str, Callable[[int], Decoder]] = {"time": _time, "timestamp": _timestamp}
@@ -181,6 +232,8 @@ def time_unit_us(column: CatalogColumn) -> int:
 
 
 def _scalar_decoder(column: CatalogColumn) -> Decoder:
+    if column.base_type == "bit":
+        return _bits(precision(column.type_name, default=1))
     by_precision = _BY_PRECISION.get(column.base_type)
     if by_precision is not None:
         return by_precision(time_unit_us(column))
@@ -191,7 +244,7 @@ def _scalar_decoder(column: CatalogColumn) -> Decoder:
 def decodes_as_text(column: CatalogColumn) -> bool:
     """Debezium sends this column as a string that PostgreSQL parses back (text family, json, enums,
     interval, timetz, inet, …): the value stays that string end to end."""
-    if column.base_type in _BY_PRECISION:
+    if column.base_type in _BY_PRECISION or column.base_type == "bit":
         return False
     return _BY_TYPE.get(column.base_type, _str) in {_str, _json_text}
 

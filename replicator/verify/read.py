@@ -14,6 +14,7 @@ import psycopg
 from psycopg import IsolationLevel
 from psycopg.rows import dict_row
 from psycopg.types.json import set_json_loads
+from psycopg.types.string import TextLoader
 
 from replicator.mapping.engine import MappingEngine
 from replicator.mapping.model import Mapping as MappingModel
@@ -38,19 +39,29 @@ def _json_text(data: str | bytes) -> str:
 
 
 def connect_v1(conninfo: str) -> psycopg.Connection[Any]:
-    """V1, read-only snapshots; jsonb kept as its text, as Debezium delivers it."""
+    """V1, read-only snapshots; jsonb kept as its text, as Debezium delivers it; intervals as text."""
     conn = psycopg.connect(conninfo)
     conn.isolation_level = IsolationLevel.REPEATABLE_READ
     conn.read_only = True
     set_json_loads(_json_text, conn)
+    _interval_as_text(conn)
     return conn
 
 
 def connect_v2(conninfo: str) -> psycopg.Connection[Any]:
-    """V2, autocommit; jsonb parsed exactly (numbers as Decimal)."""
+    """V2, autocommit; jsonb parsed exactly (numbers as Decimal); intervals as text."""
     conn = psycopg.connect(conninfo, autocommit=True)
     set_json_loads(exact_json, conn)
+    _interval_as_text(conn)
     return conn
+
+
+def _interval_as_text(conn: psycopg.Connection[Any]) -> None:
+    """psycopg reads an interval into a ``timedelta``, which has no months: ``1 mon`` and ``30 days``
+    (different in PostgreSQL: a month from January 31 is not 30 days from it) would compare equal, and
+    ``repair missing`` would write ``1 year`` back as ``365 days``. As text, as the stream carries it,
+    both stay exact."""
+    conn.adapters.register_loader("interval", TextLoader)
 
 
 def _display(value: object) -> object:

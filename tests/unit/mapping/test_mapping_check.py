@@ -252,8 +252,31 @@ def test_a_numeric_array_warns_that_debezium_nulls_nan_and_infinity(mapping: Map
     amounts = CatalogColumn(name="balance_cents", type_name="numeric[]", base_type="numeric", is_array=True)
     v1 = v1_catalog(users=CatalogTable("users", (*users.columns[:3], amounts, users.columns[4]), ("id",)))
     found = [w for w in warnings(check_mapping(mapping, v1, v2_catalog())) if "Debezium" in w]
-    assert only(found).startswith("warning: tables.users.columns: V1 column users.balance_cents is numeric[]")
-    assert "repair missing" in found[0]
+    assert only(found).startswith("warning: tables.users.columns: V1 column users.balance_cents: Debezium")
+    assert "NaN or ±Infinity" in found[0] and "repair missing" in found[0]
+
+
+@pytest.mark.parametrize(
+    ("base", "array", "level", "says"),
+    [
+        ("timetz", False, Level.WARNING, "in UTC"),
+        ("varbit", False, Level.WARNING, "without its length"),
+        ("tsvector", False, Level.ERROR, "does not send tsvector"),
+        ("bit", True, Level.ERROR, "null for every bit(n)[] value"),
+        ("varbit", True, Level.ERROR, "null for a bit varying[] value"),
+        ("bit", False, None, ""),
+        ("numeric", False, None, ""),
+        ("timetz", True, Level.WARNING, "in UTC"),
+    ],
+)
+def test_types_debezium_cannot_send_as_they_are(
+    mapping: Mapping, base: str, array: bool, level: Level | None, says: str
+) -> None:
+    users = v1_catalog().tables["users"]
+    legacy = CatalogColumn(name="balance_cents", type_name=base, base_type=base, is_array=array)
+    v1 = v1_catalog(users=CatalogTable("users", (*users.columns[:3], legacy, users.columns[4]), ("id",)))
+    found = [f for f in check_mapping(mapping, v1, v2_catalog()) if "Debezium" in f.message]
+    assert [(f.level, says in f.message) for f in found] == ([(level, True)] if level else [])
 
 
 def test_integer_narrowing_warns(mapping: Mapping) -> None:
