@@ -59,14 +59,24 @@ def bootstrap_v1(admin: PostgresEndpoint, replication: PostgresEndpoint) -> None
         conn.execute(_sql_file("v1_bootstrap.sql"))
         ensure_login_role(conn, replication, replication=True)
         conn.execute(_grants("v1_grants.sql", replication.user))
-        publication = load_connector().publication
-        if conn.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", [publication]).fetchone() is None:
-            conn.execute(
-                sql.SQL("CREATE PUBLICATION {} FOR TABLES IN SCHEMA {}").format(
-                    sql.Identifier(publication),
-                    sql.SQL(", ").join(sql.Identifier(s) for s in PUBLISHED_SCHEMAS),
-                )
+        ensure_publication(conn, load_connector().publication)
+
+
+def ensure_publication(conn: psycopg.Connection[object], publication: str) -> None:
+    """The publication of the published schemas, changes to a partitioned table published as changes to
+    the table itself (``publish_via_partition_root``): by default PostgreSQL publishes them under the
+    partition that holds the row, so Debezium would send them to one topic per partition, which no
+    worker reads (the mapping names the partitioned table). An existing publication is switched over."""
+    name = sql.Identifier(publication)
+    found = conn.execute("SELECT pubviaroot FROM pg_publication WHERE pubname = %s", [publication]).fetchone()
+    if found is None:
+        conn.execute(
+            sql.SQL("CREATE PUBLICATION {} FOR TABLES IN SCHEMA {} WITH (publish_via_partition_root)").format(
+                name, sql.SQL(", ").join(sql.Identifier(s) for s in PUBLISHED_SCHEMAS)
             )
+        )
+    elif found != (True,):
+        conn.execute(sql.SQL("ALTER PUBLICATION {} SET (publish_via_partition_root)").format(name))
 
 
 def bootstrap_v2(admin: PostgresEndpoint, writer: PostgresEndpoint) -> None:

@@ -46,6 +46,7 @@ class CatalogTable:
     columns: tuple[CatalogColumn, ...]
     primary_key: tuple[str, ...] = ()
     foreign_keys: tuple[ForeignKey, ...] = ()
+    partitioned: bool = False
 
     def column(self, name: str) -> CatalogColumn | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -77,7 +78,8 @@ SELECT c.relname,
        a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '',
        et.oid IS NOT NULL,
        coalesce(et.typtype, bt.typtype) = 'e',
-       a.attgenerated <> ''
+       a.attgenerated <> '',
+       c.relkind = 'p'
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -120,6 +122,7 @@ ORDER BY c.relname, con.conname
 def read_catalog(conn: psycopg.Connection[tuple[object, ...]], schema: str) -> Catalog:
     """Read the ordinary and partitioned tables of ``schema``: columns, primary keys and foreign keys."""
     columns: dict[str, list[CatalogColumn]] = {}
+    partitioned: set[str] = set()
     primary: dict[str, tuple[str, ...]] = {}
     foreign: dict[str, list[ForeignKey]] = {}
     with conn.cursor() as cur:
@@ -134,7 +137,10 @@ def read_catalog(conn: psycopg.Connection[tuple[object, ...]], schema: str) -> C
             is_array,
             is_enum,
             generated,
+            is_partitioned,
         ) in cur.fetchall():
+            if is_partitioned:
+                partitioned.add(str(table))
             columns.setdefault(str(table), []).append(
                 CatalogColumn(
                     name=str(name),
@@ -165,7 +171,13 @@ def read_catalog(conn: psycopg.Connection[tuple[object, ...]], schema: str) -> C
     return Catalog(
         schema,
         {
-            name: CatalogTable(name, tuple(cols), primary.get(name, ()), tuple(foreign.get(name, ())))
+            name: CatalogTable(
+                name,
+                tuple(cols),
+                primary.get(name, ()),
+                tuple(foreign.get(name, ())),
+                partitioned=name in partitioned,
+            )
             for name, cols in columns.items()
         },
     )

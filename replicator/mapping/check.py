@@ -230,7 +230,16 @@ _DEBEZIUM_LIMITS: dict[tuple[str, bool | None], tuple[Level, str, str]] = {
 
 
 def _check_debezium_limits(table: TableMapping, src: CatalogTable) -> Iterator[Finding]:
-    """V1 values the pinned Debezium cannot send as they are (read off the connector's own events)."""
+    """V1 values the pinned Debezium cannot send as they are (read off the connector's own events), and
+    what a partitioned V1 table does not publish."""
+    if src.partitioned:
+        yield _warn(
+            f"tables.{table.name}.source",
+            f"V1 table {table.source} is partitioned: its changes are published as the table's own"
+            " (publish_via_partition_root), but a TRUNCATE of one of its partitions is not published at all",
+            "truncate the partitioned table, not a partition; after one, `replicator verify` finds the rows"
+            " V2 keeps and `replicator repair extra` removes them",
+        )
     read = {c for spec in table.columns.values() for c in spec.sources}
     for col in src.columns:
         limit = _DEBEZIUM_LIMITS.get((col.base_type, col.is_array)) or _DEBEZIUM_LIMITS.get(

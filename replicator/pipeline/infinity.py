@@ -34,6 +34,7 @@ __all__ = [
     "InfiniteDate",
     "InfiniteDatetime",
     "array_literal",
+    "beyond_python",
     "from_parts",
     "infinite",
     "infinite_date",
@@ -114,20 +115,28 @@ def from_parts(data: list[object]) -> InfiniteDatetime | InfiniteDate:
     return infinite_timestamp(text == "infinity", aware=bool(aware))
 
 
+def beyond_python(value: object) -> bool:
+    """An infinite timestamp or date, or ``END_OF_DAY``: a value psycopg cannot dump in a list beside
+    ordinary ones."""
+    return infinite(value) is not None or type(value) is EndOfDay
+
+
 def _element_text(value: object) -> str:
     if value is None:
         return "NULL"
     if isinstance(value, list):
         return array_literal(value)
+    if type(value) is EndOfDay:
+        return str(value)
     text = infinite(value)
     return text if text is not None else value.isoformat()  # type: ignore[attr-defined]
 
 
 def array_literal(values: list[object]) -> str:
-    """A date or timestamp array as PostgreSQL's array text (``{infinity,2024-01-02,NULL}``): psycopg
-    will not dump a list that mixes an infinite value with finite ones (two Python types), PostgreSQL
-    reads this text into the array column as it is. Elements are ISO dates and timestamps (no quoting
-    needed: no spaces, commas or braces) or the infinities."""
+    """A date, time or timestamp array as PostgreSQL's array text (``{infinity,2024-01-02,NULL}``):
+    psycopg will not dump a list that mixes an infinite value with finite ones (two Python types),
+    PostgreSQL reads this text into the array column as it is. Elements are ISO dates, times and
+    timestamps (no quoting needed: no spaces, commas or braces), the infinities or ``24:00:00``."""
     return "{" + ",".join(_element_text(v) for v in values) + "}"
 
 
@@ -141,4 +150,4 @@ def mixes_infinity(value: object) -> bool:
         for item in stack.pop():
             (stack if isinstance(item, list) else flat).append(item)
     kinds = {type(v) for v in flat if v is not None}
-    return len(kinds) > 1 and any(infinite(v) is not None for v in flat)
+    return len(kinds) > 1 and any(beyond_python(v) for v in flat)

@@ -12,6 +12,11 @@ wrote through COPY, which parses each value's text with the column's input funct
   longer value (COPY refuses it), so ``'ABCDEFGHIJ'`` would match the row ``'ABCDEFGH'``;
 - a numeric type is reached through text: a Python float dumps as ``float8``, whose cast to ``numeric``
   keeps 15 digits (``0.30000000000000004`` becomes ``0.3``), while COPY parses its shortest exact text.
+
+A key column holding PostgreSQL's ``infinity`` (a timestamp or date) or a time of ``24:00:00``
+(``pipeline.infinity``) travels as the array's text instead: psycopg dumps a list by its first
+element's type, so an infinite value would go as the finite date it stands on (9999-12-31) and match
+nothing, or fail.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from psycopg.adapt import PyFormat
 
 from replicator.errors import ConfigError
 from replicator.mapping.catalog import Catalog
+from replicator.pipeline.infinity import array_literal, beyond_python
 
 
 def column_types(catalog: Catalog, table: str, columns: Sequence[str]) -> list[str]:
@@ -94,11 +100,14 @@ def matching(
     rows = list(values)
     types = column_types(catalog, table, match)
     columns = [[row[i] for row in rows] for i in range(len(match))]
+    as_text = [any(beyond_python(v) for v in column) for column in columns]
     where = sql.SQL("({match}) IN (SELECT * FROM unnest({arrays}))").format(
         match=sql.SQL(", ").join(map(sql.Identifier, match)),
         arrays=sql.SQL(", ").join(
-            sql.SQL("{}::{}").format(sql.Placeholder(format=PyFormat.BINARY), sql.SQL(array_cast(t)))
-            for t in types
+            sql.SQL("{}::{}").format(
+                sql.Placeholder(format=PyFormat.TEXT if text else PyFormat.BINARY), sql.SQL(array_cast(t))
+            )
+            for t, text in zip(types, as_text, strict=True)
         ),
     )
-    return where, list(columns)
+    return where, [array_literal(c) if text else c for c, text in zip(columns, as_text, strict=True)]

@@ -439,15 +439,15 @@ class V2Store:
             )
 
 
-_TEMPORAL = frozenset({"date", "timestamp", "timestamptz"})
+_TEMPORAL = frozenset({"date", "time", "timestamp", "timestamptz"})
 
 
 def copy_into(
     conn: Conn, catalog: Catalog, table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]
 ) -> None:
     """COPY ``rows`` (values of ``columns``) into ``table``'s staging table (``statements.stage_name``).
-    A date or timestamp array that mixes an infinity with finite values goes as PostgreSQL's array
-    text: psycopg cannot dump such a list."""
+    A date, time or timestamp array that mixes an infinity (or 24:00:00) with other values goes as
+    PostgreSQL's array text: psycopg cannot dump such a list."""
     entry = catalog.table(table)
     assert entry is not None
     kinds = {c.name for c in entry.columns if c.is_array and c.base_type in _TEMPORAL}

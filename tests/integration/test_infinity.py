@@ -48,3 +48,23 @@ def test_the_initial_loads_reader_and_writer_carry_them_too(items: OwnTable) -> 
     expected = items.rows("v2", utc, TEXT)
     load_own_table(items)
     assert items.rows("v2", utc, TEXT) == expected
+
+
+keys = own_table_fixture(table="endless_keys", columns="at timestamp PRIMARY KEY, body text", index=26)
+KEYS_TEXT = "SELECT at::text, body FROM endless_keys ORDER BY at"
+
+
+def test_an_infinite_key_is_updated_and_deleted_beside_finite_ones(keys: OwnTable) -> None:
+    """Deletes match their keys through arrays (``sink.keys.matching``): psycopg dumps a list by its first
+    element, so an infinite key went as 9999-12-31 23:59:59.999999, matched nothing, and V2 kept the row."""
+    keys.rows(
+        "v1",
+        "INSERT INTO endless_keys VALUES ('infinity', 'a'), ('-infinity', 'b'), ('2024-01-01', 'c'),"
+        " ('9999-12-31 23:59:59.999999', 'd') RETURNING at",
+    )
+    eventually(lambda: len(keys.rows("v2", KEYS_TEXT)) == 4)
+    keys.rows("v1", "UPDATE endless_keys SET body = 'a2' WHERE at = 'infinity' RETURNING at")
+    keys.rows("v1", "DELETE FROM endless_keys WHERE at IN ('infinity', '2024-01-01') RETURNING at")
+    expected = keys.rows("v1", KEYS_TEXT)
+    assert expected == [("-infinity", "b"), ("9999-12-31 23:59:59.999999", "d")]
+    eventually(lambda: keys.rows("v2", KEYS_TEXT) == expected)

@@ -256,6 +256,14 @@ def test_a_numeric_array_warns_that_debezium_nulls_nan_and_infinity(mapping: Map
     assert "NaN or ±Infinity" in found[0] and "repair missing" in found[0]
 
 
+def test_a_partitioned_source_warns_that_a_partitions_truncate_is_not_published(mapping: Mapping) -> None:
+    users = v1_catalog().tables["users"]
+    v1 = v1_catalog(users=CatalogTable("users", users.columns, ("id",), partitioned=True))
+    found = only([w for w in warnings(check_mapping(mapping, v1, v2_catalog())) if "partition" in w])
+    assert found.startswith("warning: tables.users.source: V1 table users is partitioned")
+    assert "TRUNCATE of one of its partitions is not published" in found and "repair extra" in found
+
+
 @pytest.mark.parametrize(
     ("base", "array", "level", "says"),
     [
@@ -430,8 +438,8 @@ def test_read_catalog_builds_tables() -> None:
     cursor = FakeCursor(
         [
             [
-                ("orders", "id", "integer", "int4", False, True, False, False, False),
-                ("orders", "tags", "text[]", "text", True, False, True, False, False),
+                ("orders", "id", "integer", "int4", False, True, False, False, False, True),
+                ("orders", "tags", "text[]", "text", True, False, True, False, False, True),
             ],
             [
                 ("orders", "orders_pkey", "p", ["id"], None, None, []),
@@ -444,6 +452,7 @@ def test_read_catalog_builds_tables() -> None:
     orders = catalog.tables["orders"]
     assert orders.primary_key == ("id",)
     assert orders.foreign_keys == (ForeignKey("orders_user_fkey", ("user_id",), "public", "users", ("id",)),)
+    assert orders.partitioned
     tags = orders.column("tags")
     assert tags is not None
     assert tags.is_array

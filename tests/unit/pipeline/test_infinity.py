@@ -4,7 +4,7 @@ for (or keyed as) the real 9999-12-31 23:59:59.999999 they are stored at."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 import orjson
 import pytest
@@ -13,9 +13,11 @@ from replicator.pipeline.codec import decode_value, encode_value
 from replicator.pipeline.encode import RowEncoder
 from replicator.pipeline.fk import canonical_key
 from replicator.pipeline.infinity import (
+    END_OF_DAY,
     InfiniteDate,
     InfiniteDatetime,
     array_literal,
+    beyond_python,
     infinite,
     infinite_date,
     infinite_timestamp,
@@ -87,3 +89,10 @@ def test_an_array_mixing_an_infinity_is_written_as_postgresqls_array_text() -> N
     assert array_literal(mixed) == "{infinity,2024-01-02,NULL}"
     stamps = [infinite_timestamp(False, aware=False), datetime(2024, 1, 2, 3, 4, 5, 6)]
     assert array_literal(stamps) == "{-infinity,2024-01-02T03:04:05.000006}"
+
+
+def test_a_time_array_holding_24_00_goes_as_array_text() -> None:
+    values = [END_OF_DAY, time(1, 2, 3), None]
+    assert beyond_python(END_OF_DAY) and not beyond_python("24:00:00")
+    assert mixes_infinity(values)
+    assert array_literal(values) == "{24:00:00,01:02:03,NULL}"
