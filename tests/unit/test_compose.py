@@ -68,3 +68,12 @@ def test_compose_holds_no_inline_password() -> None:
         if "PASSWORD" in line and ":" in line:
             value = line.split(":", 1)[1].strip()
             assert value.startswith("${") or value == "", line
+
+
+def test_the_image_runs_the_package_where_its_connector_file_and_mapping_are() -> None:
+    """Every command reads connectors/v1-source.json (slot, publication, topic prefix) and the default
+    mapping beside the package; a plain ``pip install .`` puts the package in site-packages, away from
+    them, and every command in the image failed ("cannot read JSON … No such file")."""
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "COPY connectors ./connectors" in dockerfile and "COPY schemas ./schemas" in dockerfile
+    assert "pip install --no-cache-dir -e ." in dockerfile

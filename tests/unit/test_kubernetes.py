@@ -72,6 +72,14 @@ def test_the_workers_fit_the_partitions_and_probe_their_own_port() -> None:
     assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": port["name"]}
 
 
+def test_the_bootstrap_job_runs_the_bootstrap_with_the_workers_settings() -> None:
+    """The publication, roles and state schema exist before the connector and the workers need them."""
+    job = one("Job", "replicator-db-bootstrap")["spec"]["template"]["spec"]["containers"][0]
+    worker = one("Deployment", "replicator-worker")["spec"]["template"]["spec"]["containers"][0]
+    assert job["command"] == ["replicator", "db", "bootstrap"]
+    assert job["envFrom"] == worker["envFrom"] and job["image"] == worker["image"]
+
+
 def test_every_setting_in_the_manifests_exists() -> None:
     """Each REPLICATOR_… variable (ConfigMap and Secret keys) names a settings field, nested with __."""
     endpoints = one("ConfigMap", "replicator-endpoints")["data"]
