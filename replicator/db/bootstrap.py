@@ -12,9 +12,23 @@ import psycopg
 from psycopg import sql
 
 from replicator.connect.config import load_connector
+from replicator.errors import TerminalError
 from replicator.settings import PostgresEndpoint, Settings
 
 PUBLISHED_SCHEMAS = ("public", "replicator")
+
+KEYLESS_SQL = """
+SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = ANY(%s) AND c.relkind IN ('r', 'p')
+  AND (c.relreplident = 'n' OR (c.relreplident = 'd' AND NOT EXISTS
+       (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)))
+ORDER BY 1
+"""
+
+
+class PublicationError(TerminalError):
+    """The publication would break V1's own writes; the message names the tables and the fix."""
 
 
 def _sql_file(name: str) -> str:
@@ -66,7 +80,21 @@ def ensure_publication(conn: psycopg.Connection[object], publication: str) -> No
     """The publication of the published schemas, changes to a partitioned table published as changes to
     the table itself (``publish_via_partition_root``): by default PostgreSQL publishes them under the
     partition that holds the row, so Debezium would send them to one topic per partition, which no
-    worker reads (the mapping names the partitioned table). An existing publication is switched over."""
+    worker reads (the mapping names the partitioned table). An existing publication is switched over.
+
+    Refused while a table of those schemas has no replica identity: PostgreSQL rejects UPDATE and DELETE
+    on a table that a publication publishes without one, so creating the publication would break V1's
+    application (and an existing one already does)."""
+    rows = conn.execute(KEYLESS_SQL, [list(PUBLISHED_SCHEMAS)]).fetchall()
+    keyless = [str(row[0]) for row in rows]  # type: ignore[index]
+    if keyless:
+        raise PublicationError(
+            f"V1 tables without a replica identity (no primary key): {', '.join(keyless)}. While publication"
+            f" {publication} publishes their schema, PostgreSQL refuses every UPDATE and DELETE on them"
+            " ('cannot update table … because it does not have a replica identity'): the application"
+            " would fail. Give each a primary key, or ALTER TABLE … REPLICA IDENTITY FULL (the old row is"
+            " then logged whole), or USING INDEX of a unique index; then rerun `replicator db bootstrap`"
+        )
     name = sql.Identifier(publication)
     found = conn.execute("SELECT pubviaroot FROM pg_publication WHERE pubname = %s", [publication]).fetchone()
     if found is None:
