@@ -77,6 +77,13 @@ class Metrics:
             ["slot"],
             registry=registry,
         )
+        self.v1_tables_without_replica_identity = Gauge(
+            "replicator_v1_tables_without_replica_identity",
+            "1 for each V1 table of the published schemas without a replica identity: PostgreSQL refuses"
+            " UPDATE and DELETE on it while the publication publishes it.",
+            ["table"],
+            registry=registry,
+        )
         self.verification_passed = Gauge(
             "replicator_verification_passed",
             "Last verification result per V2 table: 1 passed, 0 failed.",
@@ -138,6 +145,12 @@ class Metrics:
         self._parked_tables.update(counts)
         for table in self._parked_tables:
             self.parked_rows.labels(table=table).set(counts.get(table, 0))
+
+    def set_keyless(self, tables: list[str]) -> None:
+        """The V1 tables without a replica identity now: a table fixed since drops out of the gauge."""
+        self.v1_tables_without_replica_identity.clear()
+        for table in tables:
+            self.v1_tables_without_replica_identity.labels(table=table).set(1)
 
     def set_verification(self, table: str, *, passed: bool) -> None:
         self.verification_passed.labels(table=table).set(1 if passed else 0)

@@ -7,6 +7,7 @@ elsewhere an operator runs ``replicator db bootstrap`` once.
 from __future__ import annotations
 
 from importlib import resources
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -76,6 +77,12 @@ def bootstrap_v1(admin: PostgresEndpoint, replication: PostgresEndpoint) -> None
         ensure_publication(conn, load_connector().publication)
 
 
+def keyless_tables(conn: psycopg.Connection[Any]) -> list[str]:
+    """The tables of the published schemas without a replica identity (``schema.table``): PostgreSQL
+    refuses UPDATE and DELETE on them while the publication publishes them."""
+    return [str(row[0]) for row in conn.execute(KEYLESS_SQL, [list(PUBLISHED_SCHEMAS)]).fetchall()]
+
+
 def ensure_publication(conn: psycopg.Connection[object], publication: str) -> None:
     """The publication of the published schemas, changes to a partitioned table published as changes to
     the table itself (``publish_via_partition_root``): by default PostgreSQL publishes them under the
@@ -85,8 +92,7 @@ def ensure_publication(conn: psycopg.Connection[object], publication: str) -> No
     Refused while a table of those schemas has no replica identity: PostgreSQL rejects UPDATE and DELETE
     on a table that a publication publishes without one, so creating the publication would break V1's
     application (and an existing one already does)."""
-    rows = conn.execute(KEYLESS_SQL, [list(PUBLISHED_SCHEMAS)]).fetchall()
-    keyless = [str(row[0]) for row in rows]  # type: ignore[index]
+    keyless = keyless_tables(conn)
     if keyless:
         raise PublicationError(
             f"V1 tables without a replica identity (no primary key): {', '.join(keyless)}. While publication"

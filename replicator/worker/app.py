@@ -132,6 +132,7 @@ class Pipeline:
         if snapshot.slot_wal_bytes is not None:
             gauge = self.metrics.replication_slot_retained_wal_bytes
             gauge.labels(slot=self.settings.slot).set(snapshot.slot_wal_bytes)
+        self.metrics.set_keyless(snapshot.keyless)
 
 
 class _NoConsumerBoot(BootStrategy):

@@ -1,4 +1,5 @@
-"""Periodic measurements for the metrics: consumer lag, parked rows, the V1 slot's retained WAL."""
+"""Periodic measurements for the metrics: consumer lag, parked rows, the V1 slot's retained WAL, and the
+V1 tables whose writes the publication makes PostgreSQL refuse (no replica identity)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 
 import psycopg
 
+from replicator.db.bootstrap import keyless_tables
 from replicator.kafka_util import end_offsets, group_offsets
 from replicator.settings import Settings
 
@@ -20,6 +22,7 @@ class LagSnapshot:
     consumer_lag: dict[tuple[str, int], int]
     parked: dict[str, int]
     slot_wal_bytes: int | None
+    keyless: list[str]
 
 
 def measure(settings: Settings, topics: list[str]) -> LagSnapshot:
@@ -33,4 +36,5 @@ def measure(settings: Settings, topics: list[str]) -> LagSnapshot:
         }
     with psycopg.connect(settings.v1_replication.conninfo()) as v1:
         row = v1.execute(SLOT_SQL, [settings.slot]).fetchone()
-    return LagSnapshot(lag, parked, None if row is None or row[0] is None else int(row[0]))
+        keyless = keyless_tables(v1)
+    return LagSnapshot(lag, parked, None if row is None or row[0] is None else int(row[0]), keyless)

@@ -66,6 +66,15 @@ def test_recording_a_ledger_moves_the_right_counters() -> None:
     assert get("replicator_events_total", {"table": "notes", "op": "upsert", "outcome": "applied"}) is None
 
 
+def test_keyless_tables_gauge_follows_the_latest_measurement() -> None:
+    registry, metrics = fresh()
+    metrics.set_keyless(["public.a", "public.b"])
+    metrics.set_keyless(["public.b"])
+    get = registry.get_sample_value
+    assert get("replicator_v1_tables_without_replica_identity", {"table": "public.a"}) is None
+    assert get("replicator_v1_tables_without_replica_identity", {"table": "public.b"}) == 1
+
+
 def test_parked_gauge_drops_to_zero_for_tables_no_longer_parked() -> None:
     """A table whose parked rows were all released reads 0, not its last non-zero value."""
     registry, metrics = fresh()

@@ -20,7 +20,7 @@ from replicator.metrics import Metrics
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS = REPO / "deploy" / "prometheus"
 GRAFANA = REPO / "deploy" / "grafana"
-METRIC = re.compile(r"\breplicator_[a-z_]+\b")
+METRIC = re.compile(r"\breplicator_[a-z0-9_]+\b")
 
 
 def promtool(*args: str, cwd: Path = PROMETHEUS) -> subprocess.CompletedProcess[str]:
