@@ -30,6 +30,7 @@ __all__ = [
     "DEBEZIUM_DATE",
     "DEBEZIUM_TIMESTAMP",
     "END_OF_DAY",
+    "TEMPORAL_TYPES",
     "EndOfDay",
     "InfiniteDate",
     "InfiniteDatetime",
@@ -63,6 +64,8 @@ class EndOfDay(str):
 
 
 END_OF_DAY = EndOfDay("24:00:00")
+TEMPORAL_TYPES = frozenset({"date", "time", "timestamp", "timestamptz"})
+"""The column types (``CatalogColumn.base_type``) whose values may lie beyond Python's range."""
 DAY_US = 86_400_000_000
 """Microseconds in a day: Debezium's value for ``24:00:00``."""
 

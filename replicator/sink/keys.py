@@ -28,23 +28,23 @@ from psycopg import sql
 from psycopg.adapt import PyFormat
 
 from replicator.errors import ConfigError
-from replicator.mapping.catalog import Catalog
-from replicator.pipeline.infinity import array_literal, beyond_python
+from replicator.mapping.catalog import Catalog, CatalogColumn
+from replicator.pipeline.infinity import TEMPORAL_TYPES, array_literal, beyond_python
 
 
-def column_types(catalog: Catalog, table: str, columns: Sequence[str]) -> list[str]:
-    """SQL type names of ``columns`` (as the catalog formats them), for array casts."""
+def catalog_columns(catalog: Catalog, table: str, columns: Sequence[str]) -> list[CatalogColumn]:
+    """``columns`` of ``table`` as the catalog has them (their SQL type names, for array casts)."""
     entry = catalog.table(table)
     if entry is None:
         raise ConfigError(f"{catalog.schema}.{table}", source="database catalog", problem="table not found")
-    out = []
+    out: list[CatalogColumn] = []
     for name in columns:
         column = entry.column(name)
         if column is None:
             raise ConfigError(
                 f"{catalog.schema}.{table}.{name}", source="database catalog", problem="column not found"
             )
-        out.append(column.type_name)
+        out.append(column)
     return out
 
 
@@ -98,9 +98,14 @@ def matching(
 ) -> tuple[sql.Composed, list[object]]:
     """``(match) IN (SELECT * FROM unnest(arrays))`` and its parameters: one binary array per column."""
     rows = list(values)
-    types = column_types(catalog, table, match)
+    found = catalog_columns(catalog, table, match)
+    types = [c.type_name for c in found]
     columns = [[row[i] for row in rows] for i in range(len(match))]
-    as_text = [any(beyond_python(v) for v in column) for column in columns]
+    # only a date, time or timestamp column can hold such a value: the others are not scanned
+    as_text = [
+        c.base_type in TEMPORAL_TYPES and any(beyond_python(v) for v in values)
+        for c, values in zip(found, columns, strict=True)
+    ]
     where = sql.SQL("({match}) IN (SELECT * FROM unnest({arrays}))").format(
         match=sql.SQL(", ").join(map(sql.Identifier, match)),
         arrays=sql.SQL(", ").join(

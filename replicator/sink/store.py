@@ -27,7 +27,7 @@ from replicator.pipeline.accounting import Ledger
 from replicator.pipeline.codec import decode_headers, decode_item, encode_headers, encode_item
 from replicator.pipeline.envelope import Position
 from replicator.pipeline.fk import FkGraph, RowId, canonical_key, row_id
-from replicator.pipeline.infinity import array_literal, mixes_infinity
+from replicator.pipeline.infinity import TEMPORAL_TYPES, array_literal, mixes_infinity
 from replicator.pipeline.planner import (
     Action,
     LookupRequest,
@@ -439,9 +439,6 @@ class V2Store:
             )
 
 
-_TEMPORAL = frozenset({"date", "time", "timestamp", "timestamptz"})
-
-
 def copy_into(
     conn: Conn, catalog: Catalog, table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]
 ) -> None:
@@ -450,7 +447,7 @@ def copy_into(
     PostgreSQL's array text: psycopg cannot dump such a list."""
     entry = catalog.table(table)
     assert entry is not None
-    kinds = {c.name for c in entry.columns if c.is_array and c.base_type in _TEMPORAL}
+    kinds = {c.name for c in entry.columns if c.is_array and c.base_type in TEMPORAL_TYPES}
     temporal = tuple(i for i, c in enumerate(columns) if c in kinds)
     with conn.cursor().copy(copy_into_stage(table, tuple(columns))) as copy:
         for row in rows:

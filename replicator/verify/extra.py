@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -37,7 +38,7 @@ from replicator.mapping.model import Mapping
 from replicator.settings import Settings
 from replicator.sink.keys import matching
 from replicator.verify.chunks import Chunk, Key
-from replicator.verify.passes import in_passes, lock_keys, repair_session
+from replicator.verify.passes import lock_keys, repair_tables
 from replicator.verify.read import Reader
 from replicator.verify.run import DEFAULT_CHUNK_ROWS, resolve_tables
 
@@ -65,6 +66,10 @@ class ExtraRows:
     @property
     def done(self) -> bool:
         return not self.blocked
+
+    @property
+    def changed(self) -> int:
+        return self.removed
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -119,50 +124,35 @@ def remove_extra(
     mapping). ``after_compare(table, keys)`` is called between a chunk's comparison and its removal
     (a test changes V1 there, as a live V1 may)."""
     names = children_first(mapping.parents(), resolve_tables(mapping, tables))
-    with repair_session(settings, mapping) as (reader, catalog):
-        results = {table: ExtraRows(table) for table in names}
-
-        def attempt(table: str, chunk: Chunk, first: bool) -> str | None:
-            return _chunk(
-                reader,
-                catalog,
-                table,
-                chunk,
-                results[table],
-                dry_run=dry_run,
-                first=first,
-                after_compare=after_compare,
-            )
-
-        def removed() -> int:
-            return sum(r.removed for r in results.values())
-
-        for table, why in in_passes(reader, names, chunk_rows, attempt, done=removed):
-            results[table].blocked.append(why)
-            log.warning("extra rows of %s not removed: %s", table, why)
-        for result in results.values():
-            progress(
-                f"{result.table}: {result.found:,} extra"
-                + ("" if dry_run else f", {result.removed:,} removed")
-                + (f", {result.kept:,} kept (V1 changed)" if result.kept else "")
-                + (f", blocked: {'; '.join(result.blocked)}" if result.blocked else "")
-            )
+    results = {table: ExtraRows(table) for table in names}
+    repair_tables(
+        settings, mapping, results, chunk_rows, partial(_chunk, dry_run=dry_run, after_compare=after_compare)
+    )
+    for result in results.values():
+        if result.blocked:
+            log.warning("extra rows of %s not removed: %s", result.table, "; ".join(result.blocked))
+        progress(
+            f"{result.table}: {result.found:,} extra"
+            + ("" if dry_run else f", {result.removed:,} removed")
+            + (f", {result.kept:,} kept (V1 changed)" if result.kept else "")
+            + (f", blocked: {'; '.join(result.blocked)}" if result.blocked else "")
+        )
     return list(results.values())
 
 
 def _chunk(
     reader: Reader,
     catalog: Catalog,
-    table: str,
     chunk: Chunk,
     result: ExtraRows,
+    first: bool,
     *,
     dry_run: bool,
-    first: bool,
     after_compare: Callable[[str, list[Key]], None] | None,
 ) -> str | None:
     """Find (on the ``first`` pass, count) and remove one chunk's extra rows; why they could not be
     removed, or None."""
+    table = result.table
     spec = reader.spec(table)
     expected = reader.read_expected(spec, chunk)
     _actual, display, typed = reader.read_actual(spec, chunk)

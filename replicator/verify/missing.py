@@ -37,6 +37,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -50,7 +51,7 @@ from replicator.sink.store import copy_into
 from replicator.verify.chunks import Chunk, Key
 from replicator.verify.expected import TableSpec
 from replicator.verify.extra import children_first
-from replicator.verify.passes import in_passes, lock_keys, repair_session
+from replicator.verify.passes import lock_keys, repair_tables
 from replicator.verify.read import Reader
 from replicator.verify.run import DEFAULT_CHUNK_ROWS, resolve_tables
 from replicator.worker.dberrors import ROW_REJECTIONS
@@ -87,6 +88,10 @@ class MissingRows:
     @property
     def written(self) -> int:
         return self.inserted + self.overwritten
+
+    @property
+    def changed(self) -> int:
+        return self.written
 
     @property
     def done(self) -> bool:
@@ -126,28 +131,18 @@ def repair_missing(
     lock, ``after_read(table, keys)`` between the second read of V1 and the writes (a test changes V1
     there, as a live V1 may)."""
     names = children_first(mapping.parents(), resolve_tables(mapping, tables))[::-1]
-    with repair_session(settings, mapping) as (reader, catalog):
-        results = {table: MissingRows(table) for table in names}
-        hooks = (after_compare, after_read)
-
-        def attempt(table: str, chunk: Chunk, first: bool) -> str | None:
-            return _chunk(reader, catalog, chunk, results[table], dry_run=dry_run, first=first, hooks=hooks)
-
-        def written() -> int:
-            return sum(r.written for r in results.values())
-
-        for table, why in in_passes(reader, names, chunk_rows, attempt, done=written):
-            results[table].blocked.append(why)
-        for r in results.values():
-            if r.blocked:
-                log.warning("rows of %s not repaired, V2 refused them: %s", r.table, r.refusals)
-        for r in results.values():
-            progress(
-                f"{r.table}: {r.missing:,} missing, {r.different:,} different"
-                + ("" if dry_run else f"; {r.inserted:,} inserted, {r.overwritten:,} overwritten")
-                + (f", {r.skipped:,} left (V1 changed)" if r.skipped else "")
-                + (f", V2 refused {len(r.blocked)} chunk(s): {r.refusals}" if r.blocked else "")
-            )
+    results = {table: MissingRows(table) for table in names}
+    hooks = (after_compare, after_read)
+    repair_tables(settings, mapping, results, chunk_rows, partial(_chunk, dry_run=dry_run, hooks=hooks))
+    for r in results.values():
+        if r.blocked:
+            log.warning("rows of %s not repaired, V2 refused them: %s", r.table, r.refusals)
+        progress(
+            f"{r.table}: {r.missing:,} missing, {r.different:,} different"
+            + ("" if dry_run else f"; {r.inserted:,} inserted, {r.overwritten:,} overwritten")
+            + (f", {r.skipped:,} left (V1 changed)" if r.skipped else "")
+            + (f", V2 refused {len(r.blocked)} chunk(s): {r.refusals}" if r.blocked else "")
+        )
     return list(results.values())
 
 
@@ -156,9 +151,9 @@ def _chunk(
     catalog: Catalog,
     chunk: Chunk,
     result: MissingRows,
+    first: bool,
     *,
     dry_run: bool,
-    first: bool,
     hooks: tuple[Hook | None, Hook | None],
 ) -> str | None:
     """Find (on the ``first`` pass, count) and write one chunk's wrong rows; why V2 refused them, or

@@ -6,36 +6,20 @@ a row still referenced by a V2 row that is not extra stays, named with its const
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from psycopg import sql
 
-from replicator.stack.manager import Stack
 from replicator.verify.extra import remove_extra
-from tests.support.pipeline import Pipeline, start_pipeline
+from tests.support.pipeline import Pipeline, drained_pipeline_fixture
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 BIG = 1_000_000_000  # ids no demo row has
 
 
-@pytest.fixture(scope="module")
-def pipeline(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
-    pipe = start_pipeline(
-        stack,
-        tmp_path_factory,
-        group="replicator-repair-test",
-        scale=0.02,
-        dead_letter_topic=f"replicator.dlq.repair-{uuid.uuid4().hex[:8]}",
-    )
-    pipe.drained()
-    try:
-        yield pipe
-    finally:
-        pipe.stop()
+pipeline = drained_pipeline_fixture("repair")
 
 
 def repair(pipeline: Pipeline, *args: str) -> tuple[int, Any]:

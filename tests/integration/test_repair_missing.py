@@ -6,35 +6,19 @@ writing the same rows meanwhile never has its newer version overwritten."""
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from replicator.stack.manager import Stack
 from replicator.verify.missing import repair_missing
-from tests.support.pipeline import Pipeline, start_pipeline
+from tests.support.pipeline import Pipeline, drained_pipeline_fixture
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 EDITED = " (edited in V2)"
 
 
-@pytest.fixture(scope="module")
-def pipeline(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
-    pipe = start_pipeline(
-        stack,
-        tmp_path_factory,
-        group="replicator-repair-missing-test",
-        scale=0.02,
-        dead_letter_topic=f"replicator.dlq.repair-missing-{uuid.uuid4().hex[:8]}",
-    )
-    pipe.drained()
-    try:
-        yield pipe
-    finally:
-        pipe.stop()
+pipeline = drained_pipeline_fixture("repair-missing")
 
 
 def repair(pipeline: Pipeline, *args: str) -> tuple[int, Any]:

@@ -8,6 +8,8 @@ import os
 import re
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,3 +160,26 @@ def start_pipeline(
         pipe.env["REPLICATOR_DEAD_LETTER_TOPIC"] = dead_letter_topic
     pipe.start()
     return pipe
+
+
+def drained_pipeline_fixture(name: str) -> Any:
+    """A module-scoped fixture (``pipeline = drained_pipeline_fixture("…")``): ``start_pipeline`` at scale
+    0.02 in group ``replicator-<name>-test`` with a dead-letter topic of its own, drained before the first
+    test, stopped after the last."""
+
+    @pytest.fixture(scope="module")
+    def fixture(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+        pipe = start_pipeline(
+            stack,
+            tmp_path_factory,
+            group=f"replicator-{name}-test",
+            scale=0.02,
+            dead_letter_topic=f"replicator.dlq.{name}-{uuid.uuid4().hex[:8]}",
+        )
+        pipe.drained()
+        try:
+            yield pipe
+        finally:
+            pipe.stop()
+
+    return fixture
