@@ -6,8 +6,9 @@
 The benchmark runs on its own stack (``.stack-bench/``, ports +400: see bench/stackenv.py), reseeds
 V1 at the chosen scale, then measures initial sync, backlog drain and lag under load for this product
 (a: demo mapping, a0: identity mapping), native logical replication (b) and the Debezium JDBC sink
-(c), with p (the Python floor: V1's rows copied by two Python processes, nothing else) as the
-reference of the initial sync. It prints a table, writes JSON under bench/results/ and stops its stack
+(c), with p (the Python floor: V1's rows copied by two Python processes, nothing else) and f (V2's
+write floor: the product's V2 rows written again by binary COPY, foreign keys on) as references of the
+initial sync. It prints a table, writes JSON under bench/results/ and stops its stack
 (``--keep-stack`` leaves it running).
 """
 
@@ -36,8 +37,8 @@ from replicator.stack.manager import open_stack
 FULL = {"scale": 1.0, "repeats": 3, "step_seconds": 30.0, "rates": [1000, 2000, 5000], "search": 3}
 QUICK = {"scale": 0.05, "repeats": 1, "step_seconds": 10.0, "rates": [500, 1000, 2000], "search": 1}
 BACKLOG_AT_SCALE_1 = 300_000
-INITIAL_ONLY = ("a0", "p")
-"""Systems measured on the initial sync only: a0 compares the machinery with b, p does not stream."""
+INITIAL_ONLY = ("a0", "p", "f")
+"""Systems measured on the initial sync only: a0 compares the machinery with b, p and f do not stream."""
 
 
 def _systems(keys: list[str]) -> dict[str, System]:
@@ -56,9 +57,13 @@ def _systems(keys: list[str]) -> dict[str, System]:
         from bench.systems.floor import FloorSystem
 
         every["p"] = FloorSystem()
+    if "f" in keys:
+        from bench.systems.v2floor import V2FloorSystem
+
+        every["f"] = V2FloorSystem()
     unknown = sorted(set(keys) - set(every))
     if unknown:
-        raise SystemExit(f"unknown system(s) {unknown}: choose from a, a0, b, c, p")
+        raise SystemExit(f"unknown system(s) {unknown}: choose from a, a0, b, c, p, f")
     return {k: every[k] for k in keys}
 
 
@@ -67,7 +72,7 @@ def _args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small scale, one repeat, short steps")
     parser.add_argument("--scale", type=float, help="demo scale (1.0 ≈ 296K rows)")
     parser.add_argument("--repeats", type=int, help="runs per figure; the median is reported")
-    parser.add_argument("--systems", default="a,a0,b,c,p", help="comma-separated: a, a0, b, c, p")
+    parser.add_argument("--systems", default="a,a0,b,c,p,f", help="comma-separated: a, a0, b, c, p, f")
     parser.add_argument("--scenarios", default="initial,backlog,lag", help="initial, backlog, lag")
     parser.add_argument("--backlog", type=int, help="changes in the backlog (default 300K × scale)")
     parser.add_argument("--rates", help="offered events/s per lag step, comma-separated")
@@ -133,7 +138,7 @@ def _run(args: argparse.Namespace) -> int:
     # The initial syncs first, interleaved (``_initial_syncs``); then one session per streaming system
     # on a running system: the backlog drains and the lag steps. The JDBC sink goes before the product:
     # the lag steps include half of its maximum (drain) rate.
-    order: list[str] = [k for k in ("a0", "c", "b", "p", "a") if k in systems]
+    order: list[str] = [k for k in ("a0", "c", "b", "p", "f", "a") if k in systems]
     if "initial" in wanted:
         results["initial_sync"] = _initial_syncs(bench, systems, order, repeats=repeats, timeout=args.timeout)
     streaming = {"backlog", "lag"} & wanted

@@ -27,10 +27,12 @@ LABELS = {
     "b": "native logical replication",
     "c": "Debezium JDBC sink",
     "p": "Python COPY floor (no mapping)",
+    "f": "V2 write floor (FKs on)",
 }
-PAIRS = (("a", "b"), ("a0", "b"), ("p", "b"), ("a", "p"), ("a0", "p"))
-"""Initial-sync ratios reported by round: the target's (a / b), the machinery's (a0 / b), the floor's
-(p / b: Python itself reading and writing rows) and the product's overhead over that floor."""
+PAIRS = (("a", "b"), ("a0", "b"), ("p", "b"), ("f", "b"), ("a", "p"), ("a0", "p"), ("a", "f"))
+"""Initial-sync ratios reported by round: the target's (a / b), the machinery's (a0 / b), the floors'
+(p / b: Python itself reading and writing rows; f / b: V2 itself taking the demo's rows with its
+foreign keys on) and the product's overhead over each floor."""
 
 
 SPEED_PROBE = "sum(range(1_000_000))"

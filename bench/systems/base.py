@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 from typing import Protocol
 
 from psycopg import sql
@@ -73,3 +76,39 @@ def mirror_database(bench: Bench, dbname: str) -> None:
     pre_data = split_schema(V1_SCHEMA.read_text())[0]
     with bench.v2(dbname) as target:
         target.execute(pre_data.encode())
+
+
+class CopyOnce:
+    """A reference measured on the initial sync only: ``start`` runs one copying command to its end (its
+    report, one JSON object, gives the copy's CPU and peak RSS); nothing streams afterwards."""
+
+    key: str
+    usage_label: str = "copy"
+
+    def __init__(self) -> None:
+        self._usage: dict[str, tuple[float, float]] = {}
+
+    def run_copy(self, command: list[str]) -> None:
+        done = subprocess.run(command, env=dict(os.environ), capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"{self.key}'s copy failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+        report = json.loads(done.stdout)
+        self._usage = {self.usage_label: (float(report["cpu_s"]), float(report["peak_rss_mb"]))}
+
+    def pause(self, bench: Bench) -> None:
+        raise NotImplementedError(f"{self.key} measures the initial sync only: it does not stream")
+
+    def resume(self, bench: Bench) -> None:
+        raise NotImplementedError(f"{self.key} measures the initial sync only: it does not stream")
+
+    def caught_up(self, bench: Bench, lsn: str) -> bool:
+        raise NotImplementedError(f"{self.key} measures the initial sync only: it does not stream")
+
+    def processes(self, bench: Bench) -> dict[str, list[int]]:
+        return {}  # the copy has exited when ``start`` returns: ``start_usage`` has its CPU
+
+    def start_usage(self) -> dict[str, tuple[float, float]]:
+        return dict(self._usage)
+
+    def rows_committed_at(self) -> float | None:
+        return None  # ``start`` returns with every row committed: the sync's own time says it

@@ -9,25 +9,23 @@ same rounds as a / b. See ``bench.floor``.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 from typing import Any
 
 from bench.context import Bench, count_rows
 from bench.floor import PROCESSES
-from bench.systems.base import mirror_database
+from bench.systems.base import CopyOnce, mirror_database
 
 NAME = "bench_floor"
 
 
-class FloorSystem:
+class FloorSystem(CopyOnce):
     key = "p"
     label = "Python COPY floor"
+    usage_label = "floor"
 
     def __init__(self) -> None:
-        self._usage: dict[str, tuple[float, float]] = {}
+        super().__init__()
         self._wanted: dict[str, int] = {}
 
     def settings(self) -> dict[str, Any]:
@@ -42,12 +40,7 @@ class FloorSystem:
 
     def start(self, bench: Bench) -> None:
         self._wanted = bench.v1_counts()
-        command = [sys.executable, "-m", "bench.floor", NAME, *bench.tables]
-        done = subprocess.run(command, env=dict(os.environ), capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"the floor copy failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
-        report = json.loads(done.stdout)
-        self._usage = {"floor": (float(report["cpu_s"]), float(report["peak_rss_mb"]))}
+        self.run_copy([sys.executable, "-m", "bench.floor", NAME, *bench.tables])
 
     def synced(self, bench: Bench) -> bool:
         if not self._wanted:
@@ -55,26 +48,8 @@ class FloorSystem:
         with bench.v2(NAME) as target:
             return all(count_rows(target, "public", t) == n for t, n in self._wanted.items())
 
-    def pause(self, bench: Bench) -> None:
-        raise NotImplementedError("p measures the initial sync only: it does not stream")
-
-    def resume(self, bench: Bench) -> None:
-        raise NotImplementedError("p measures the initial sync only: it does not stream")
-
-    def caught_up(self, bench: Bench, lsn: str) -> bool:
-        raise NotImplementedError("p measures the initial sync only: it does not stream")
-
     def target(self, bench: Bench, v1_table: str) -> tuple[str, str]:
         return NAME, v1_table
-
-    def processes(self, bench: Bench) -> dict[str, list[int]]:
-        return {}  # the copy has exited when ``start`` returns: ``start_usage`` has its CPU
-
-    def start_usage(self) -> dict[str, tuple[float, float]]:
-        return dict(self._usage)
-
-    def rows_committed_at(self) -> float | None:
-        return None  # ``start`` returns with every row committed: the sync's own time says it
 
     def teardown(self, bench: Bench) -> None:
         """Nothing runs once ``start`` has returned; the mirror database is recreated by ``setup``."""

@@ -100,7 +100,7 @@ class ProductSystem:
                 _write_identity_mapping(v1, bench, self._mapping_path(bench))
         else:
             with bench.v2(self.dbname) as target:
-                _empty_targets(target, sorted({t.target for t in bench.mapping.tables}))
+                empty_targets(target, sorted({t.target for t in bench.mapping.tables}))
             _write_bench_mapping(bench.settings.mapping_path, self._mapping_path(bench))
 
     def start(self, bench: Bench) -> None:
@@ -111,22 +111,26 @@ class ProductSystem:
         if self.debezium_snapshot:
             register_connector(bench.settings.connect_url)
         else:
-            command = [sys.executable, "-m", "replicator", "load", "--json"]
-            command += ["--mapping", str(self._mapping_path(bench))]
-            done = subprocess.run(
-                command, env={**os.environ, **self._env(bench)}, capture_output=True, text=True, check=False
-            )
-            if done.returncode != 0:
-                raise RuntimeError(
-                    f"replicator load failed ({done.returncode}): {done.stderr.strip()[-2000:]}"
-                )
-            report = json.loads(done.stdout)
+            report = self.load(bench)
             self._start_usage = {"load": (float(report["cpu_s"]), float(report["peak_rss_mb"]))}
             loaded = time.monotonic()
             with bench.v2(self.dbname) as target:
                 if count_rows(target, "replicator", "parked") == 0:  # else the workers' sweep finishes it
                     self._committed_at = loaded
         self.resume(bench)
+
+    def load(self, bench: Bench) -> dict[str, Any]:
+        """``replicator load`` into this system's target (the connector registered at its end); its
+        ``--json`` report."""
+        command = [sys.executable, "-m", "replicator", "load", "--json"]
+        command += ["--mapping", str(self._mapping_path(bench))]
+        done = subprocess.run(
+            command, env={**os.environ, **self._env(bench)}, capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"replicator load failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+        report: dict[str, Any] = json.loads(done.stdout)
+        return report
 
     def start_usage(self) -> dict[str, tuple[float, float]]:
         return dict(self._start_usage)
@@ -246,7 +250,7 @@ def _delete_group(bench: Bench, group: str) -> None:
 # ---------------------------------------------------------------------- targets and mappings
 
 
-def _empty_targets(target: Conn, tables: list[str]) -> None:
+def empty_targets(target: Conn, tables: list[str]) -> None:
     names = [sql.Identifier("public", t) for t in tables]
     state = [sql.Identifier("replicator", t) for t in STATE_TABLES if t != "verification"]
     target.execute(sql.SQL("TRUNCATE {} CASCADE").format(sql.SQL(", ").join([*names, *state])))
