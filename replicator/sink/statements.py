@@ -10,7 +10,14 @@ from functools import lru_cache
 
 from psycopg import sql
 
-__all__ = ["copy_into_stage", "create_stage", "stage_name", "truncate_stage", "upsert_from_stage"]
+__all__ = [
+    "copy_into_stage",
+    "create_stage",
+    "stage_name",
+    "take_absent_parents",
+    "truncate_stage",
+    "upsert_from_stage",
+]
 
 
 def stage_name(table: str) -> str:
@@ -66,5 +73,44 @@ def upsert_from_stage(schema: str, table: str, columns: tuple[str, ...], key: tu
             sql.Identifier(stage_name(table)),
             sql.SQL(", ").join(map(sql.Identifier, key)),
             action,
+        )
+    )
+
+
+@lru_cache(maxsize=1024)
+def take_absent_parents(
+    schema: str,
+    table: str,
+    *,
+    columns: tuple[str, ...],
+    parent: str,
+    parent_columns: tuple[str, ...],
+    key: tuple[str, ...],
+) -> str:
+    """DELETE from ``table``'s staging table the rows whose reference (``columns``, all non-null) finds no
+    row of ``parent`` (``parent_columns``, its key) in V2, returning their keys. The distinct references
+    are probed once each; a null in any column means no reference, as in ``fk.parent_refs``."""
+    stage = sql.Identifier(stage_name(table))
+    refs = sql.SQL(", ").join(map(sql.Identifier, columns))
+    present = sql.SQL(" AND ").join(sql.SQL("{} IS NOT NULL").format(sql.Identifier(c)) for c in columns)
+    probe = sql.SQL(" AND ").join(
+        sql.SQL("p.{} = r.{}").format(sql.Identifier(pc), sql.Identifier(c))
+        for c, pc in zip(columns, parent_columns, strict=True)
+    )
+    match = sql.SQL(" AND ").join(sql.SQL("s.{0} = a.{0}").format(sql.Identifier(c)) for c in columns)
+    return _text(
+        sql.SQL(
+            "WITH absent AS (SELECT r.* FROM (SELECT DISTINCT {refs} FROM {stage} WHERE {present}) r"
+            " WHERE NOT EXISTS (SELECT FROM {schema}.{parent} p WHERE {probe} OFFSET 0))"
+            " DELETE FROM {stage} s USING absent a WHERE {match} RETURNING {key}"
+        ).format(
+            refs=refs,
+            stage=stage,
+            present=present,
+            schema=sql.Identifier(schema),
+            parent=sql.Identifier(parent),
+            probe=probe,
+            match=match,
+            key=sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(k)) for k in key),
         )
     )

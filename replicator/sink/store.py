@@ -45,6 +45,7 @@ from replicator.sink.statements import (
     copy_into_stage,
     create_stage,
     stage_name,
+    take_absent_parents,
     truncate_stage,
     upsert_from_stage,
 )
@@ -100,6 +101,10 @@ class LoadedParked:
 
 
 NOTHING_PARKED_SQL = "SELECT NOT EXISTS (SELECT FROM replicator.parked)"
+LANE_OPEN_SQL = statement("""
+SELECT NOT EXISTS (SELECT FROM replicator.parked)
+   AND NOT EXISTS (SELECT FROM replicator.row_version WHERE tbl = ANY(<texts>))
+""")
 WAITERS_SQL = statement("""
 SELECT DISTINCT tbl || ' ' || pk FROM replicator.parked_wait WHERE awaited = ANY(<texts>)
 """)
@@ -320,6 +325,44 @@ class V2Store:
             else:
                 self._update_partial(table, columns, rows)
 
+    def lane_open(self, tables: Iterable[str]) -> bool:
+        """Whether nothing is parked and no row of ``tables`` has a stored version: then an upsert that is
+        its row's only change needs no more than its parents (``upsert_present``)."""
+        return self.conn.execute(LANE_OPEN_SQL, [texts(sorted(tables))]).fetchone() == (True,)
+
+    def upsert_present(self, table: str, rows: Sequence[dict[str, object]]) -> set[int]:
+        """Write the ``rows`` of ``table`` whose every parent (the mapping's relationships) is in V2 now,
+        as ``_flush`` writes upserts; return the indexes of the others, unwritten. V2 is asked once per
+        relationship for the batch's distinct references (``take_absent_parents``), instead of building
+        each row's references in Python. A row referencing a row of the same batch is returned too, and
+        so are rows without every column an INSERT needs (``_update_partial``'s case): the resolver
+        decides those. Each row's key must be unique in ``rows``."""
+        key = self.graph.keys[table]
+        needed = self._complete_columns(table) | set(key)
+        relationships = [rel for rel, _order in self.graph.relationships_for(table)]
+        held: set[int] = set()
+        for columns, indexes in _column_groups(rows).items():
+            if not needed <= set(columns):
+                held.update(indexes)
+                continue
+            self._stage(table)
+            self._copy(table, columns, ([rows[n][c] for c in columns] for n in indexes))
+            absent: set[str] = set()
+            for rel in relationships:
+                statement = take_absent_parents(
+                    self.catalog.schema,
+                    table,
+                    columns=rel.columns,
+                    parent=rel.references,
+                    parent_columns=rel.ref_columns,
+                    key=key,
+                )
+                absent.update(canonical_key(found) for found in self.conn.execute(statement))
+            if absent:
+                held.update(n for n in indexes if canonical_key([rows[n][k] for k in key]) in absent)
+            self.conn.execute(upsert_from_stage(self.catalog.schema, table, columns, tuple(key)))
+        return held
+
     def _complete_columns(self, table: str) -> set[str]:
         """Columns an INSERT must carry: NOT NULL without a default."""
         entry = self.catalog.table(table)
@@ -474,7 +517,19 @@ def _columns(rows: Sequence[tuple[object, ...]]) -> list[list[object]]:
 
 
 def _group_by_columns(rows: Iterable[dict[str, object]]) -> dict[tuple[str, ...], list[dict[str, object]]]:
-    out: dict[tuple[str, ...], list[dict[str, object]]] = defaultdict(list)
-    for row in rows:
-        out[tuple(sorted(row))].append(row)  # one statement per column set, whichever mapping built it
+    listed = list(rows)
+    return {columns: [listed[n] for n in group] for columns, group in _column_groups(listed).items()}
+
+
+def _column_groups(rows: Sequence[dict[str, object]]) -> dict[tuple[str, ...], list[int]]:
+    """Indexes of ``rows`` by column set: one statement per column set, whichever mapping built it. Rows
+    one mapping built list their columns in one order: each order is sorted once."""
+    out: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    sorted_of: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for n, row in enumerate(rows):
+        names = tuple(row)
+        columns = sorted_of.get(names)
+        if columns is None:
+            columns = sorted_of[names] = tuple(sorted(names))
+        out[columns].append(n)
     return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from collections import ChainMap
+from collections import ChainMap, Counter
 from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field, replace
@@ -301,14 +301,15 @@ class Processor:
         items, originals, failed = self._map(records, ledger, progress)
         return self._apply(items, originals, failed, ledger=ledger, progress=progress, started=started)
 
-    def process_rows(self, rows: Sequence[SourceRecord]) -> BatchResult:
+    def process_rows(self, rows: Sequence[SourceRecord], *, present_lane: bool = False) -> BatchResult:
         """Apply rows read from V1 itself (the initial load): values already Python, as ``RowDecoder``
         yields them. Same mapping, resolution and writes as ``process``; the Debezium-shaped original of a
-        row (for its dead letter or parked item) is built only if one is needed."""
+        row (for its dead letter or parked item) is built only if one is needed. ``present_lane``: the
+        rows' parents are expected in V2 already (``_present_lane``)."""
         with gctune.paused():
-            return self._process_rows(rows)
+            return self._process_rows(rows, present_lane)
 
-    def _process_rows(self, rows: Sequence[SourceRecord]) -> BatchResult:
+    def _process_rows(self, rows: Sequence[SourceRecord], present_lane: bool = False) -> BatchResult:
         started = time.monotonic()
         ledger, progress = Ledger(), {}  # type: ignore[var-annotated]
         items: list[Positioned] = []
@@ -321,7 +322,13 @@ class Processor:
             except TerminalError as exc:
                 failed.append((row.record(), exc, Stage.MAP))
         return self._apply(
-            items, _LazyOriginals(by_coordinates), failed, ledger=ledger, progress=progress, started=started
+            items,
+            _LazyOriginals(by_coordinates),
+            failed,
+            ledger=ledger,
+            progress=progress,
+            started=started,
+            present_lane=present_lane,
         )
 
     def _apply(
@@ -333,11 +340,14 @@ class Processor:
         ledger: Ledger,
         progress: dict[str, tuple[int, int]],
         started: float,
+        present_lane: bool = False,
     ) -> BatchResult:
         now_us = int(self.clock() * 1_000_000)
         dead = [self._dead_letter(r, exc, stage, now_us) for r, exc, stage in failed]
         steps = self._with_retry(
-            lambda: self._transaction(items, originals, dead, ledger, progress, expired=False)
+            lambda: self._transaction(
+                items, originals, dead, ledger, progress, expired=False, present_lane=present_lane
+            )
         )
         return BatchResult(
             ledger, progress, len(dead) + _dead_count(steps), time.monotonic() - started, steps
@@ -386,6 +396,7 @@ class Processor:
         *,
         expired: bool,
         limit: int = 500,
+        present_lane: bool = False,
     ) -> list[Step]:
         conn = self._conn("v2")
         store = V2Store(
@@ -394,16 +405,21 @@ class Processor:
         now_us = int(self.clock() * 1_000_000)
         try:
             with conn.transaction():
-                plan = plan_batch(items, self.graph)
-                loaded = store.load_expired(now_us, limit) if expired else store.load_parked(plan.touched)
-                originals = ChainMap(originals, loaded.originals)  # type: ignore[arg-type]
-                lookups = store.lookups(lookup_request(plan, loaded.items), loaded.items, now_us)
-                steps = resolve(plan, lookups)
-                checks = v1_checks(steps)
-                if checks:
-                    presence = v1_presence(self._conn("v1"), self.mapping, checks)
-                    steps = resolve(plan, replace(lookups, v1_presence=presence))
-                steps = self._write(store, steps, originals)
+                direct: list[Step] = []
+                if present_lane:
+                    direct, items = self._present_lane(store, items)
+                steps = direct
+                if items or expired:
+                    plan = plan_batch(items, self.graph)
+                    loaded = store.load_expired(now_us, limit) if expired else store.load_parked(plan.touched)
+                    originals = ChainMap(originals, loaded.originals)  # type: ignore[arg-type]
+                    lookups = store.lookups(lookup_request(plan, loaded.items), loaded.items, now_us)
+                    resolved = resolve(plan, lookups)
+                    checks = v1_checks(resolved)
+                    if checks:
+                        presence = v1_presence(self._conn("v1"), self.mapping, checks)
+                        resolved = resolve(plan, replace(lookups, v1_presence=presence))
+                    steps = direct + self._write(store, resolved, originals)
                 batch_ledger = tally(steps)
                 for step in steps:
                     if step.action is Action.APPLY and step.outcome is not None:
@@ -416,6 +432,36 @@ class Processor:
             raise translate(exc, self._database_of(exc)) from None
         ledger.merge(batch_ledger)
         return steps
+
+    def _present_lane(self, store: V2Store, items: list[Positioned]) -> tuple[list[Step], list[Positioned]]:
+        """The initial load's batches of a group whose parents' groups are loaded: most rows' parents are
+        in V2 already. While nothing is parked and no row of the batch's tables has a version (a load's
+        V2 state), an upsert that is its row's only change in the batch is exactly what the resolver
+        calls ready once its parents are in V2, and V2 can say which are (``V2Store.upsert_present``,
+        tables parents first): those are written at once, as applied. Every other item goes on to the
+        resolver, in batch order, with the written rows in V2. A rejected write takes nothing this
+        way: the resolver's write isolates the culprit. Never with row versions: these steps record none."""
+        if not items or self.record_versions or not store.lane_open({i.change.table for i in items}):
+            return [], items
+        per_row = Counter(item.row for item in items)
+        by_table: dict[str, list[tuple[int, Upsert]]] = {}
+        for n, item in enumerate(items):
+            change = item.change
+            if type(change) is Upsert and per_row[item.row] == 1:
+                by_table.setdefault(change.table, []).append((n, change))
+        written: list[int] = []
+        try:
+            with store.conn.transaction():
+                for table in sorted(by_table, key=lambda t: (self.graph.rank.get(t, 0), t)):
+                    lane = by_table[table]
+                    held = store.upsert_present(table, [change.values for _n, change in lane])
+                    written += [n for i, (n, _change) in enumerate(lane) if i not in held]
+        except ROW_REJECTIONS:
+            store.rolled_back()
+            return [], items
+        done = set(written)
+        steps = [Step(Action.APPLY, items[n], items[n].change, Outcome.APPLIED) for n in sorted(done)]
+        return steps, [item for n, item in enumerate(items) if n not in done]
 
     def _database_of(self, exc: psycopg.Error) -> str:
         v1 = self._v1

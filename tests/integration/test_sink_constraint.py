@@ -11,14 +11,13 @@ from typing import Any
 import psycopg
 import pytest
 
-from replicator.demo.load import SCHEMAS_DIR, seed
+from replicator.demo.load import SCHEMAS_DIR
 from replicator.load.records import RecordBuilder
-from replicator.mapping.catalog import read_catalog
 from replicator.mapping.model import load_mapping
 from replicator.pipeline.deadletter import H_REASON
 from replicator.stack.manager import Stack
 from replicator.worker.processor import Header
-from tests.support.processor import stack_processor
+from tests.support.processor import seeded_catalogs, stack_processor
 
 pytestmark = [pytest.mark.integration]
 
@@ -41,13 +40,7 @@ def _archived(id_: int, email: str) -> dict[str, Any]:
 def test_a_row_v2_rejects_is_dead_lettered_and_its_batch_is_applied(stack: Stack) -> None:
     settings = stack.settings
     mapping = load_mapping(SCHEMAS_DIR / "mapping.yaml")
-    with (
-        psycopg.connect(settings.v1_admin.conninfo()) as v1,
-        psycopg.connect(settings.v2_admin.conninfo()) as v2,
-    ):
-        seed(v1, v2, scale=0.01)
-        v1_catalog = read_catalog(v1, mapping.source_schema)
-        v2_catalog = read_catalog(v2, mapping.target_schema)
+    v1_catalog, v2_catalog = seeded_catalogs(settings, mapping, 0.01)
     sent: list[tuple[bytes | None, bytes | None, list[Header]]] = []
     processor = stack_processor(settings, mapping, (v1_catalog, v2_catalog), sent.extend)
     table = v1_catalog.table("archived_users")

@@ -35,6 +35,18 @@ def stack_processor(
     )
 
 
+def seeded_catalogs(settings: Settings, mapping: Mapping, scale: float) -> tuple[Catalog, Catalog]:
+    """V1 and V2 seeded with the demo at ``scale``; their catalogs, V1's and V2's."""
+    from replicator.demo.load import seed
+
+    with (
+        psycopg.connect(settings.v1_admin.conninfo()) as v1,
+        psycopg.connect(settings.v2_admin.conninfo()) as v2,
+    ):
+        seed(v1, v2, scale=scale)
+        return read_catalog(v1, mapping.source_schema), read_catalog(v2, mapping.target_schema)
+
+
 def load_own_table(items: OwnTable) -> None:
     """Empty an own table in V2 (and its row versions, as the load's --reset-state would), then load it
     again the way ``replicator load`` does: V1 read through psycopg (``load.source.read_table``), the

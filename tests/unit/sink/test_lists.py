@@ -36,5 +36,5 @@ def test_statement_puts_each_form_in_and_the_store_keeps_no_marker() -> None:
         f"unnest({lists.TEXTS}, {lists.INTS}, {lists.BOOLS})"
     )
     statements = [v for k, v in vars(store).items() if k.endswith("_SQL")]
-    assert sum(lists.TEXTS in s for s in statements) == 8
+    assert sum(lists.TEXTS in s for s in statements) == 9
     assert not [s for s in statements if "<texts>" in s or "<ints>" in s or "<bools>" in s]
