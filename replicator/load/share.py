@@ -125,8 +125,8 @@ def load_share(job: Job, barrier: Any, progress: Progress) -> Part:
         for group in job.groups[: job.alone] if first else ():
             if barrier is not None and barrier.broken:  # another process failed: stop before the next group
                 raise threading.BrokenBarrierError
-            link = linked(job.mapping, group)
-            share.whole(group, job.linked_batch_rows if link else job.batch_rows, present_lane=not link)
+            batch = job.linked_batch_rows if linked(job.mapping, group) else job.batch_rows
+            share.whole(group, batch)
             _settle(loader.processor, part, progress)
             progress(f"loaded {', '.join(group)}")
         if job.alone and barrier is not None:
@@ -135,7 +135,7 @@ def load_share(job: Job, barrier: Any, progress: Progress) -> Part:
             if not linked(job.mapping, group):
                 for name in group:
                     for records in share.read(name, job.share, job.batch_rows):
-                        share.process(records, present_lane=True)
+                        share.process(records)
             elif first:  # a linked group is read whole by the first process
                 share.whole(group, job.linked_batch_rows)
             # Rows waiting for a row of their own group that another batch (or process) wrote after they
@@ -176,22 +176,22 @@ class _ShareReader:
             self.part.rows[name] = self.part.rows.get(name, 0) + len(rows)
             yield builder.sources(rows)
 
-    def whole(self, group: tuple[str, ...], batch_rows: int, *, present_lane: bool = False) -> None:
+    def whole(self, group: tuple[str, ...], batch_rows: int) -> None:
         """Every row of ``group``, ``batch_rows`` per batch (a batch may span its tables)."""
         pending: list[SourceRecord] = []
         for name in group:
             for records in self.read(name, Share(0, 1), batch_rows):
                 pending += records
                 if len(pending) >= batch_rows:
-                    self.process(pending, present_lane=present_lane)
+                    self.process(pending)
                     pending = []
         if pending:
-            self.process(pending, present_lane=present_lane)
+            self.process(pending)
 
-    def process(self, records: list[SourceRecord], *, present_lane: bool = False) -> None:
-        """Apply ``records``; ``present_lane`` when their group is not linked: every group their parents
-        are in is loaded, so most find them in V2 (``Processor._present_lane``)."""
-        result = self.loader.processor.process_rows(records, present_lane=present_lane)
+    def process(self, records: list[SourceRecord]) -> None:
+        """Apply ``records``. Their parents' groups are loaded, or are this group: most rows find every
+        parent in V2 or in their own batch (``Processor._present_lane``)."""
+        result = self.loader.processor.process_rows(records, present_lane=True)
         self.part.ledger.merge(result.ledger)
         self.part.dead_letters += result.dead_letters
 

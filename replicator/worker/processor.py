@@ -434,34 +434,53 @@ class Processor:
         return steps
 
     def _present_lane(self, store: V2Store, items: list[Positioned]) -> tuple[list[Step], list[Positioned]]:
-        """The initial load's batches of a group whose parents' groups are loaded: most rows' parents are
-        in V2 already. While nothing is parked and no row of the batch's tables has a version (a load's
-        V2 state), an upsert that is its row's only change in the batch is exactly what the resolver
-        calls ready once its parents are in V2, and V2 can say which are (``V2Store.upsert_present``,
-        tables parents first): those are written at once, as applied. Every other item goes on to the
-        resolver, in batch order, with the written rows in V2. A rejected write takes nothing this
-        way: the resolver's write isolates the culprit. Never with row versions: these steps record none."""
-        if not items or self.record_versions or not store.lane_open({i.change.table for i in items}):
+        """The initial load's batches: read parents first, most rows find every parent in V2. While
+        nothing is parked and no row of the batch's tables has a version (a load's V2 state), an upsert
+        that is its row's only change in the batch is what the resolver calls ready once its parents are
+        in V2, and V2 can say which are (``V2Store.upsert_present``, tables parents first): those are
+        written at once, as applied. Rows whose parent came in the same batch (a self-reference, a
+        split) are offered again while a round writes some. Every other item goes on to the resolver,
+        in batch order, with the written rows in V2 (an orphan, the two halves of a cycle). A rejected
+        write takes nothing this way: the resolver's write isolates the culprit. Never with row
+        versions: these steps record none."""
+        tables = {i.change.table for i in items}
+        if not items or self.record_versions or not store.lane_open(tables):
             return [], items
         per_row = Counter(item.row for item in items)
-        by_table: dict[str, list[tuple[int, Upsert]]] = {}
+        pending: dict[str, list[tuple[int, Upsert]]] = {}
         for n, item in enumerate(items):
             change = item.change
             if type(change) is Upsert and per_row[item.row] == 1:
-                by_table.setdefault(change.table, []).append((n, change))
+                pending.setdefault(change.table, []).append((n, change))
         written: list[int] = []
         try:
             with store.conn.transaction():
-                for table in sorted(by_table, key=lambda t: (self.graph.rank.get(t, 0), t)):
-                    lane = by_table[table]
-                    held = store.upsert_present(table, [change.values for _n, change in lane])
-                    written += [n for i, (n, _change) in enumerate(lane) if i not in held]
+                while pending:
+                    before = len(written)
+                    pending = self._lane_round(store, pending, written)
+                    relinked = any(self.graph.parent_tables.get(t, frozenset()) & tables for t in pending)
+                    if len(written) == before or not relinked:
+                        break
         except ROW_REJECTIONS:
             store.rolled_back()
             return [], items
         done = set(written)
         steps = [Step(Action.APPLY, items[n], items[n].change, Outcome.APPLIED) for n in sorted(done)]
         return steps, [item for n, item in enumerate(items) if n not in done]
+
+    def _lane_round(
+        self, store: V2Store, pending: dict[str, list[tuple[int, Upsert]]], written: list[int]
+    ) -> dict[str, list[tuple[int, Upsert]]]:
+        """One round of the lane over ``pending`` (table → (index, upsert)), parents' tables first: the
+        indexes written are added to ``written``; what is held back is returned."""
+        held_back: dict[str, list[tuple[int, Upsert]]] = {}
+        for table in sorted(pending, key=lambda t: (self.graph.rank.get(t, 0), t)):
+            lane = pending[table]
+            held = store.upsert_present(table, [change.values for _n, change in lane])
+            written += [n for i, (n, _change) in enumerate(lane) if i not in held]
+            if held:
+                held_back[table] = [lane[i] for i in sorted(held)]
+        return held_back
 
     def _database_of(self, exc: psycopg.Error) -> str:
         v1 = self._v1

@@ -47,8 +47,9 @@ def _forget(settings: Settings) -> None:
     with psycopg.connect(settings.v2_admin.conninfo()) as v2:
         v2.execute("DELETE FROM public.listing_media WHERE id >= %s", [FIRST_ID])
         v2.execute("DELETE FROM public.listings WHERE id >= %s", [FIRST_ID])
+        v2.execute("DELETE FROM public.users WHERE id >= %s", [FIRST_ID])
         v2.execute("DELETE FROM replicator.parked")
-        v2.execute("DELETE FROM replicator.row_version WHERE tbl IN ('listings', 'listing_media')")
+        v2.execute("DELETE FROM replicator.row_version WHERE tbl IN ('listings', 'listing_media', 'users')")
 
 
 def _v1_rows(settings: Settings, catalog: Catalog, table: str, n: int) -> list[dict[str, Any]]:
@@ -122,6 +123,39 @@ def test_the_lane_ends_where_the_resolver_ends(
             processor.close()
         outcomes.append((result.ledger.totals(), len(sent), _media_state(settings)))
     assert outcomes[0][0].get("applied") == 3, outcomes[0]
+    assert outcomes[1] == outcomes[0]
+
+
+def test_rows_referencing_rows_of_their_own_batch_end_where_the_resolver_ends(
+    world: tuple[Settings, Mapping, tuple[Catalog, Catalog]],
+) -> None:
+    """A referral chain three users long in one batch (written in rounds), a user referred by a user
+    nobody holds (set null, by the resolver) and one referred by itself: as without the lane."""
+    settings, _mapping, (v1_catalog, _v2) = world
+    base = _v1_rows(settings, v1_catalog, "users", 1)[0]
+    ids = [FIRST_ID + 50 + n for n in range(5)]
+    referred = [None, ids[0], ids[1], ABSENT_LISTING, ids[4]]
+    users = [
+        dict(base, id=i, email=f"lane.{i}@example.com", referred_by_user_id=r)
+        for i, r in zip(ids, referred, strict=True)
+    ]
+    outcomes = []
+    for lane in (False, True):
+        _forget(settings)
+        sent: list[tuple[bytes | None, bytes | None, list[Header]]] = []
+        processor = _processor(world, sent)
+        try:
+            result = processor.process_rows(_builder(v1_catalog, "users").sources(users), present_lane=lane)
+        finally:
+            processor.close()
+        with psycopg.connect(settings.v2_admin.conninfo()) as v2:
+            rows = v2.execute(
+                "SELECT id, referred_by_user_id FROM public.users WHERE id >= %s ORDER BY id", [FIRST_ID]
+            ).fetchall()
+        outcomes.append((result.ledger.totals(), len(sent), rows))
+    assert outcomes[0][2] == [
+        (i, None if r == ABSENT_LISTING else r) for i, r in zip(ids, referred, strict=True)
+    ]
     assert outcomes[1] == outcomes[0]
 
 
