@@ -6,7 +6,7 @@ by index probes of the parent, whatever the parent's size."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
@@ -99,29 +99,40 @@ def _media_state(settings: Settings) -> list[tuple[Any, ...]]:
         ).fetchall()
 
 
-def test_the_lane_ends_where_the_resolver_ends(
+def _without_and_with_lane(
     world: tuple[Settings, Mapping, tuple[Catalog, Catalog]],
-) -> None:
-    """Photos of a listing V2 holds, of one nobody holds (an orphan: its policy) and without
-    every column: the same V2 rows, books and dead letters with the lane as without it."""
+    table: str,
+    rows: list[dict[str, Any]],
+    state: Callable[[], object],
+) -> list[tuple[dict[str, int], int, object]]:
+    """``rows`` of V1 ``table`` applied by a loading processor without the lane, then (V2 as before)
+    with it: each time the books, the dead letters sent and ``state()`` afterwards."""
     settings, _mapping, (v1_catalog, _v2) = world
-    listing = _listing_in_v2(settings, v1_catalog)
-    photos = _v1_rows(settings, v1_catalog, "listing_photos", 4)
-    for n, photo in enumerate(photos):
-        photo["id"] = FIRST_ID + n
-        photo["listing_id"] = ABSENT_LISTING if n == 1 else listing["id"]
     outcomes = []
     for lane in (False, True):
         _forget(settings)
         sent: list[tuple[bytes | None, bytes | None, list[Header]]] = []
         processor = _processor(world, sent)
         try:
-            result = processor.process_rows(
-                _builder(v1_catalog, "listing_photos").sources(photos), present_lane=lane
-            )
+            result = processor.process_rows(_builder(v1_catalog, table).sources(rows), present_lane=lane)
         finally:
             processor.close()
-        outcomes.append((result.ledger.totals(), len(sent), _media_state(settings)))
+        outcomes.append((result.ledger.totals(), len(sent), state()))
+    return outcomes
+
+
+def test_the_lane_ends_where_the_resolver_ends(
+    world: tuple[Settings, Mapping, tuple[Catalog, Catalog]],
+) -> None:
+    """Photos of a listing V2 holds and of one nobody holds (an orphan: its policy): the same V2 rows,
+    books and dead letters with the lane as without it."""
+    settings, _mapping, (v1_catalog, _v2) = world
+    listing = _listing_in_v2(settings, v1_catalog)
+    photos = _v1_rows(settings, v1_catalog, "listing_photos", 4)
+    for n, photo in enumerate(photos):
+        photo["id"] = FIRST_ID + n
+        photo["listing_id"] = ABSENT_LISTING if n == 1 else listing["id"]
+    outcomes = _without_and_with_lane(world, "listing_photos", photos, lambda: _media_state(settings))
     assert outcomes[0][0].get("applied") == 3, outcomes[0]
     assert outcomes[1] == outcomes[0]
 
@@ -139,20 +150,14 @@ def test_rows_referencing_rows_of_their_own_batch_end_where_the_resolver_ends(
         dict(base, id=i, email=f"lane.{i}@example.com", referred_by_user_id=r)
         for i, r in zip(ids, referred, strict=True)
     ]
-    outcomes = []
-    for lane in (False, True):
-        _forget(settings)
-        sent: list[tuple[bytes | None, bytes | None, list[Header]]] = []
-        processor = _processor(world, sent)
-        try:
-            result = processor.process_rows(_builder(v1_catalog, "users").sources(users), present_lane=lane)
-        finally:
-            processor.close()
+
+    def state() -> list[tuple[Any, ...]]:
         with psycopg.connect(settings.v2_admin.conninfo()) as v2:
-            rows = v2.execute(
+            return v2.execute(
                 "SELECT id, referred_by_user_id FROM public.users WHERE id >= %s ORDER BY id", [FIRST_ID]
             ).fetchall()
-        outcomes.append((result.ledger.totals(), len(sent), rows))
+
+    outcomes = _without_and_with_lane(world, "users", users, state)
     assert outcomes[0][2] == [
         (i, None if r == ABSENT_LISTING else r) for i, r in zip(ids, referred, strict=True)
     ]
