@@ -85,6 +85,10 @@ def _positioned(rows: Sequence[tuple[str, str, int, int, bool]]) -> list[str]:
     ]
 
 
+class LaneMismatchError(Exception):
+    """``V2Store.upsert_present`` could not account for every staged row: its writes must be undone."""
+
+
 @dataclass(frozen=True, slots=True)
 class Original:
     """The Kafka record a change came from (for the dead-letter topic)."""
@@ -336,10 +340,19 @@ class V2Store:
         relationship for the batch's distinct references (``take_absent_parents``), instead of building
         each row's references in Python. A row referencing a row of the same batch is returned too, and
         so are rows without every column an INSERT needs (``_update_partial``'s case): the resolver
-        decides those. Each row's key must be unique in ``rows``."""
+        decides those. So is every row when a relationship's columns differ in type from the parent's
+        key (V2's equality and the resolver's canonical keys could disagree). Each row's key must be
+        unique in ``rows``.
+
+        A row counts as written only on evidence: every staged row V2 took out must be recognised among
+        ``rows`` by its key as V2 returned it, and the INSERT must report the rest. Otherwise
+        ``LaneMismatchError`` (a key V2 stores in another type, e.g. int read into numeric): the caller's
+        savepoint undoes all of it, and the resolver writes the rows instead."""
         key = self.graph.keys[table]
         needed = self._complete_columns(table) | set(key)
         relationships = [rel for rel, _order in self.graph.relationships_for(table)]
+        if not all(self._same_types(table, r.columns, r.references, r.ref_columns) for r in relationships):
+            return set(range(len(rows)))
         held: set[int] = set()
         for columns, indexes in _column_groups(rows).items():
             if not needed <= set(columns):
@@ -358,10 +371,29 @@ class V2Store:
                     key=key,
                 )
                 absent.update(canonical_key(found) for found in self.conn.execute(statement))
-            if absent:
-                held.update(n for n in indexes if canonical_key([rows[n][k] for k in key]) in absent)
-            self.conn.execute(upsert_from_stage(self.catalog.schema, table, columns, tuple(key)))
+            back = [n for n in indexes if absent and canonical_key([rows[n][k] for k in key]) in absent]
+            if len(back) != len(absent):
+                raise LaneMismatchError(f"{table}: {len(absent) - len(back)} row(s) not recognised by key")
+            held.update(back)
+            statement = upsert_from_stage(self.catalog.schema, table, columns, tuple(key))
+            staged = len(indexes) - len(back)
+            inserted = self.conn.execute(statement).rowcount
+            if inserted != staged and "DO UPDATE" in statement:
+                raise LaneMismatchError(f"{table}: {inserted} row(s) written of {staged} staged")
         return held
+
+    def _same_types(
+        self, table: str, columns: Sequence[str], parent: str, parent_columns: Sequence[str]
+    ) -> bool:
+        child_entry, parent_entry = self.catalog.table(table), self.catalog.table(parent)
+        if child_entry is None or parent_entry is None:
+            return False
+        child = {c.name: c.type_name for c in child_entry.columns}
+        of_parent = {c.name: c.type_name for c in parent_entry.columns}
+        return all(
+            child.get(c) is not None and child.get(c) == of_parent.get(p)
+            for c, p in zip(columns, parent_columns, strict=True)
+        )
 
     def _complete_columns(self, table: str) -> set[str]:
         """Columns an INSERT must carry: NOT NULL without a default."""

@@ -56,7 +56,7 @@ from replicator.pipeline.planner import (
 )
 from replicator.pipeline.resolver import resolve, tally, v1_checks
 from replicator.pipeline.truncate import truncate_outcome
-from replicator.sink.store import Original, V2Store
+from replicator.sink.store import LaneMismatchError, Original, V2Store
 from replicator.sink.v1 import v1_presence, v1_row_columns
 from replicator.worker.dberrors import (
     ROW_REJECTIONS,
@@ -66,6 +66,12 @@ from replicator.worker.dberrors import (
     translate,
 )
 from replicator.worker.decoders import SourceDecoders
+
+LANE_UNDONE: tuple[type[Exception], ...] = (*ROW_REJECTIONS, LaneMismatchError)
+"""What undoes the present-parents lane's writes and sends its batch to the resolver."""
+LANE_ROUNDS = 8
+"""Rounds of the lane per batch at most: each stages what is still held again, so a chain deeper than
+this inside one batch (a long referral chain) is left to the resolver, which takes it in one pass."""
 
 log = logging.getLogger("replicator.worker")
 
@@ -439,10 +445,11 @@ class Processor:
         that is its row's only change in the batch is what the resolver calls ready once its parents are
         in V2, and V2 can say which are (``V2Store.upsert_present``, tables parents first): those are
         written at once, as applied. Rows whose parent came in the same batch (a self-reference, a
-        split) are offered again while a round writes some. Every other item goes on to the resolver,
-        in batch order, with the written rows in V2 (an orphan, the two halves of a cycle). A rejected
-        write takes nothing this way: the resolver's write isolates the culprit. Never with row
-        versions: these steps record none."""
+        split) are offered again while a round writes some, ``LANE_ROUNDS`` at most. Every other item
+        goes on to the resolver, in batch order, with the written rows in V2 (an orphan, the two halves
+        of a cycle). A rejected write, or a row the store cannot account for (``LaneMismatchError``),
+        takes nothing this way: the savepoint undoes the lane and the resolver writes the batch. Never
+        with row versions: these steps record none."""
         tables = {i.change.table for i in items}
         if not items or self.record_versions or not store.lane_open(tables):
             return [], items
@@ -455,13 +462,15 @@ class Processor:
         written: list[int] = []
         try:
             with store.conn.transaction():
-                while pending:
+                for _round in range(LANE_ROUNDS):
+                    if not pending:
+                        break
                     before = len(written)
                     pending = self._lane_round(store, pending, written)
                     relinked = any(self.graph.parent_tables.get(t, frozenset()) & tables for t in pending)
                     if len(written) == before or not relinked:
                         break
-        except ROW_REJECTIONS:
+        except LANE_UNDONE:
             store.rolled_back()
             return [], items
         done = set(written)
