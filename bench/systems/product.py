@@ -56,6 +56,9 @@ class ProductSystem:
     workers: int = 2
     first_worker: int = 11
     debezium_snapshot: bool = False  # initial sync through Debezium's snapshot instead of `replicator load`
+    topics: str | None = None
+    """The topics setup and teardown delete with the connector (a regex; None: every topic of its
+    prefix). A stack shared with other pipelines (the tests') names only the mapped tables' topics."""
     _wanted: int = field(default=0, init=False)
     _start_usage: dict[str, tuple[float, float]] = field(default_factory=dict, init=False)
     _committed_at: float | None = field(default=None, init=False)
@@ -86,7 +89,7 @@ class ProductSystem:
 
     def setup(self, bench: Bench) -> None:
         self._stop_workers(bench)
-        fresh_connector(bench.settings)
+        fresh_connector(bench.settings, topics=self.topics)
         _delete_group(bench, self.group)
         if self.identity:
             mirror_database(bench, self.dbname)
@@ -192,7 +195,7 @@ class ProductSystem:
         """Workers stopped, and the connector, its slot and its topics removed: left running, Debezium
         would keep capturing (and spending CPU) while the next system is measured."""
         self._stop_workers(bench)
-        fresh_connector(bench.settings)
+        fresh_connector(bench.settings, topics=self.topics)
 
     # ------------------------------------------------------------------ helpers
 

@@ -90,9 +90,10 @@ class V2FloorSystem(CopyOnce):
     key = "f"
     label = "V2 write floor (FKs on)"
 
-    def __init__(self) -> None:
+    def __init__(self, product: ProductSystem | None = None) -> None:
+        """``product``: the system a whose load fills V2 (by default ``product_systems()``'s first)."""
         super().__init__()
-        self._product: ProductSystem = product_systems()[0]
+        self._product: ProductSystem = product or product_systems()[0]
         self._wanted: dict[str, int] = {}
 
     def settings(self) -> dict[str, Any]:
