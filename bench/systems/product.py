@@ -59,6 +59,8 @@ class ProductSystem:
     topics: str | None = None
     """The topics setup and teardown delete with the connector (a regex; None: every topic of its
     prefix). A stack shared with other pipelines (the tests') names only the mapped tables' topics."""
+    dead_letter_topic: str | None = None
+    """The load's and the workers' dead-letter topic (None: the settings'). A shared stack gives its own."""
     _wanted: int = field(default=0, init=False)
     _start_usage: dict[str, tuple[float, float]] = field(default_factory=dict, init=False)
     _committed_at: float | None = field(default=None, init=False)
@@ -174,6 +176,7 @@ class ProductSystem:
             "REPLICATOR_CONSUMER_GROUP": self.group,
             "REPLICATOR_V2_WRITER__DBNAME": self.dbname,
             "REPLICATOR_V2_ADMIN__DBNAME": self.dbname,
+            **({"REPLICATOR_DEAD_LETTER_TOPIC": self.dead_letter_topic} if self.dead_letter_topic else {}),
         }
 
     def caught_up(self, bench: Bench, lsn: str) -> bool:

@@ -3,6 +3,7 @@ wrote, into V2 with its foreign keys on, as the V2 writer."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from typing import Any
 
@@ -42,9 +43,14 @@ def test_the_v2_floor_writes_the_products_rows_exactly_with_foreign_keys_on(stac
     bench: Bench = seeded_bench(stack, SCALE)
     tables = sorted(bench.mapping.target_tables())
     # The stack is shared: remove only the mapped tables' topics (not the smoke worker's) with the
-    # connector, and register the connector again at the end, as the next modules expect it: streaming
-    # from now on, without a snapshot of this module's V1 (a worker of a later module would take it).
-    product = replace(product_systems()[0], topics=mapped_topics(bench.mapping))
+    # connector, its dead letters to a topic of its own (a later module counts the shared topic's), and
+    # the connector registered again at the end, as the next modules expect it: streaming from now on,
+    # without a snapshot of this module's V1 (a worker of a later module would take it).
+    product = replace(
+        product_systems()[0],
+        topics=mapped_topics(bench.mapping),
+        dead_letter_topic=f"replicator.dlq.v2floor-{uuid.uuid4().hex[:8]}",  # not the shared one
+    )
     try:
         _floor_equals_load(bench, product, tables)
     finally:
