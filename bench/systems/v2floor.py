@@ -25,6 +25,7 @@ from bench.systems.product import ProductSystem, empty_targets, product_systems
 from bench.v2floor import PLAN, PROCESSES, dump_name
 from replicator.load.order import linked, load_groups
 from replicator.load.source import Share, share_filter
+from replicator.mapping.catalog import CatalogTable, read_catalog
 from replicator.mapping.model import Mapping
 from replicator.pipeline.fk import strongly_connected
 
@@ -37,19 +38,6 @@ SELECT c.conrelid::regclass::text, c.confrelid::regclass::text
    AND c.connamespace = %s::regnamespace
 """
 """V2's foreign keys checked at each statement's end: they order the tables of a step."""
-
-COLUMNS_SQL = """
-SELECT attname FROM pg_attribute
- WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
- ORDER BY attnum
-"""
-
-KEY_SQL = """
-SELECT a.attname FROM pg_index i
-  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
- WHERE i.indrelid = %s::regclass AND i.indisprimary
- ORDER BY array_position(i.indkey::int2[], a.attnum)
-"""
 
 
 @dataclass(frozen=True)
@@ -121,10 +109,11 @@ class V2FloorSystem(CopyOnce):
                 edges.setdefault(_bare(child), set()).add(_bare(parent))
             steps = plan_steps(bench.mapping, edges)
             tables = [t for step in steps for t in step.tables]
-            columns = {t: _column_names(v2, t) for t in tables}
+            catalog = read_catalog(v2, SCHEMA)
+            columns = {t: _written(catalog.tables[t]) for t in tables}
             for step in steps:
                 for table in step.tables:
-                    _dump(v2, table, columns[table], directory, None if step.whole else PROCESSES)
+                    _dump(v2, catalog.tables[table], directory, None if step.whole else PROCESSES)
             self._wanted = {t: count_rows(v2, SCHEMA, t) for t in tables}
             empty_targets(v2, tables)
         plan = {
@@ -157,19 +146,21 @@ def _bare(name: str) -> str:
     return name.rsplit(".", 1)[-1].strip('"')
 
 
-def _column_names(v2: Conn, table: str) -> list[str]:
-    return [r[0] for r in v2.execute(COLUMNS_SQL, [f"{SCHEMA}.{table}"]).fetchall()]
+def _written(table: CatalogTable) -> list[str]:
+    """The columns a COPY writes: every one but the generated."""
+    return [c.name for c in table.columns if not c.is_generated]
 
 
-def _dump(v2: Conn, table: str, columns: list[str], directory: Path, shares: int | None) -> None:
+def _dump(v2: Conn, table: CatalogTable, directory: Path, shares: int | None) -> None:
     """``table``'s rows into one file (``shares`` None) or one file per hash share of its primary key."""
-    key = [r[0] for r in v2.execute(KEY_SQL, [f"{SCHEMA}.{table}"]).fetchall()]
-    names = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-    for index in [None] if shares is None else range(shares):
-        where = sql.SQL("") if index is None or shares is None else share_filter(key, Share(index, shares))
+    names = sql.SQL(", ").join(sql.Identifier(c) for c in _written(table))
+    parts: list[tuple[int | None, sql.Composable]] = [(None, sql.SQL(""))]
+    if shares is not None:
+        parts = [(k, share_filter(table.primary_key, Share(k, shares))) for k in range(shares)]
+    for index, where in parts:
         query = sql.SQL("COPY (SELECT {} FROM {}{}) TO STDOUT (FORMAT binary)").format(
-            names, sql.Identifier(SCHEMA, table), where
+            names, sql.Identifier(SCHEMA, table.name), where
         )
-        with v2.cursor().copy(query) as copy, (directory / dump_name(table, index)).open("wb") as out:
+        with v2.cursor().copy(query) as copy, (directory / dump_name(table.name, index)).open("wb") as out:
             for chunk in copy:
                 out.write(chunk)

@@ -101,6 +101,8 @@ class _Loader:
             connector_name=settings.connector_name,
             record_versions=False,
             wait_when_refused=False,
+            # Parents first: most rows find every parent in V2 or in their own batch.
+            present_lane=True,
         )
 
     def __enter__(self) -> _Loader:
@@ -189,9 +191,7 @@ class _ShareReader:
             self.process(pending)
 
     def process(self, records: list[SourceRecord]) -> None:
-        """Apply ``records``. Their parents' groups are loaded, or are this group: most rows find every
-        parent in V2 or in their own batch (``Processor._present_lane``)."""
-        result = self.loader.processor.process_rows(records, present_lane=True)
+        result = self.loader.processor.process_rows(records)
         self.part.ledger.merge(result.ledger)
         self.part.dead_letters += result.dead_letters
 

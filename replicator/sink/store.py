@@ -358,8 +358,7 @@ class V2Store:
             if not needed <= set(columns):
                 held.update(indexes)
                 continue
-            self._stage(table)
-            self._copy(table, columns, ([rows[n][c] for c in columns] for n in indexes))
+            self._stage_rows(table, columns, [rows[n] for n in indexes])
             absent: set[str] = set()
             for rel in relationships:
                 statement = take_absent_parents(
@@ -375,11 +374,10 @@ class V2Store:
             if len(back) != len(absent):
                 raise LaneMismatchError(f"{table}: {len(absent) - len(back)} row(s) not recognised by key")
             held.update(back)
-            statement = upsert_from_stage(self.catalog.schema, table, columns, tuple(key))
             staged = len(indexes) - len(back)
-            inserted = self.conn.execute(statement).rowcount
-            if inserted != staged and "DO UPDATE" in statement:
-                raise LaneMismatchError(f"{table}: {inserted} row(s) written of {staged} staged")
+            written = self._insert_staged(table, columns)
+            if written != staged and set(columns) - set(key):  # with key columns alone: DO NOTHING
+                raise LaneMismatchError(f"{table}: {written} row(s) written of {staged} staged")
         return held
 
     def _same_types(
@@ -449,11 +447,17 @@ class V2Store:
         copy_into(self.conn, self.catalog, table, columns, rows)
 
     def _upsert(self, table: str, columns: Sequence[str], rows: list[dict[str, object]]) -> None:
+        self._stage_rows(table, columns, rows)
+        self._insert_staged(table, columns)
+
+    def _stage_rows(self, table: str, columns: Sequence[str], rows: Sequence[dict[str, object]]) -> None:
         self._stage(table)
         self._copy(table, columns, ([r[c] for c in columns] for r in rows))
-        self.conn.execute(
-            upsert_from_stage(self.catalog.schema, table, tuple(columns), tuple(self.graph.keys[table]))
-        )
+
+    def _insert_staged(self, table: str, columns: Sequence[str]) -> int:
+        """The staged rows into ``table`` (``upsert_from_stage``); how many were inserted or updated."""
+        key = tuple(self.graph.keys[table])
+        return self.conn.execute(upsert_from_stage(self.catalog.schema, table, tuple(columns), key)).rowcount
 
     def _delete(self, table: str, keys: list[tuple[object, ...]]) -> None:
         statement, params = delete_keys(self.catalog, table, self.graph.keys[table], keys)

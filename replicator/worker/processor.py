@@ -161,6 +161,7 @@ class Processor:
         record_versions: bool = True,
         on_retry: Callable[[ReplicatorError], None] = lambda _error: None,
         wait_when_refused: bool = True,
+        present_lane: bool = False,
     ) -> None:
         self.mapping = mapping
         self.engine = MappingEngine(mapping)
@@ -180,6 +181,11 @@ class Processor:
         self.on_retry = on_retry  # told of each failed attempt before its wait (health, metrics)
         # A worker waits for a refusal to be fixed (see worker.dberrors); the one-shot load stops on it.
         self.wait_when_refused = wait_when_refused
+        # The load's: rows whose parents are in V2 already skip the resolver (``_present_lane``). Its
+        # steps record no row version, so it goes only with ``record_versions`` off.
+        if present_lane and record_versions:
+            raise ValueError("present_lane is the initial load's: it needs record_versions=False")
+        self.present_lane = present_lane
         self._v2: psycopg.Connection[tuple[Any, ...]] | None = None
         self._v1: psycopg.Connection[tuple[Any, ...]] | None = None
 
@@ -307,15 +313,14 @@ class Processor:
         items, originals, failed = self._map(records, ledger, progress)
         return self._apply(items, originals, failed, ledger=ledger, progress=progress, started=started)
 
-    def process_rows(self, rows: Sequence[SourceRecord], *, present_lane: bool = False) -> BatchResult:
+    def process_rows(self, rows: Sequence[SourceRecord]) -> BatchResult:
         """Apply rows read from V1 itself (the initial load): values already Python, as ``RowDecoder``
         yields them. Same mapping, resolution and writes as ``process``; the Debezium-shaped original of a
-        row (for its dead letter or parked item) is built only if one is needed. ``present_lane``: the
-        rows' parents are expected in V2 already (``_present_lane``)."""
+        row (for its dead letter or parked item) is built only if one is needed."""
         with gctune.paused():
-            return self._process_rows(rows, present_lane)
+            return self._process_rows(rows)
 
-    def _process_rows(self, rows: Sequence[SourceRecord], present_lane: bool = False) -> BatchResult:
+    def _process_rows(self, rows: Sequence[SourceRecord]) -> BatchResult:
         started = time.monotonic()
         ledger, progress = Ledger(), {}  # type: ignore[var-annotated]
         items: list[Positioned] = []
@@ -328,13 +333,7 @@ class Processor:
             except TerminalError as exc:
                 failed.append((row.record(), exc, Stage.MAP))
         return self._apply(
-            items,
-            _LazyOriginals(by_coordinates),
-            failed,
-            ledger=ledger,
-            progress=progress,
-            started=started,
-            present_lane=present_lane,
+            items, _LazyOriginals(by_coordinates), failed, ledger=ledger, progress=progress, started=started
         )
 
     def _apply(
@@ -346,14 +345,11 @@ class Processor:
         ledger: Ledger,
         progress: dict[str, tuple[int, int]],
         started: float,
-        present_lane: bool = False,
     ) -> BatchResult:
         now_us = int(self.clock() * 1_000_000)
         dead = [self._dead_letter(r, exc, stage, now_us) for r, exc, stage in failed]
         steps = self._with_retry(
-            lambda: self._transaction(
-                items, originals, dead, ledger, progress, expired=False, present_lane=present_lane
-            )
+            lambda: self._transaction(items, originals, dead, ledger, progress, expired=False)
         )
         return BatchResult(
             ledger, progress, len(dead) + _dead_count(steps), time.monotonic() - started, steps
@@ -402,7 +398,6 @@ class Processor:
         *,
         expired: bool,
         limit: int = 500,
-        present_lane: bool = False,
     ) -> list[Step]:
         conn = self._conn("v2")
         store = V2Store(
@@ -412,7 +407,7 @@ class Processor:
         try:
             with conn.transaction():
                 direct: list[Step] = []
-                if present_lane:
+                if self.present_lane:
                     direct, items = self._present_lane(store, items)
                 steps = direct
                 if items or expired:
@@ -451,7 +446,7 @@ class Processor:
         takes nothing this way: the savepoint undoes the lane and the resolver writes the batch. Never
         with row versions: these steps record none."""
         tables = {i.change.table for i in items}
-        if not items or self.record_versions or not store.lane_open(tables):
+        if not items or not store.lane_open(tables):
             return [], items
         per_row = Counter(item.row for item in items)
         pending: dict[str, list[tuple[int, Upsert]]] = {}

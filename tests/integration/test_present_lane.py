@@ -81,6 +81,7 @@ def _processor(
     *,
     load: bool = True,
     record_versions: bool = False,
+    lane: bool = True,
 ) -> Processor:
     settings, mapping, catalogs = world
     return stack_processor(
@@ -90,6 +91,7 @@ def _processor(
         sent.extend,
         record_versions=record_versions,
         wait_when_refused=False,
+        present_lane=lane and not record_versions,
     )
 
 
@@ -113,9 +115,9 @@ def _without_and_with_lane(
     for lane in (False, True):
         _forget(settings)
         sent: list[tuple[bytes | None, bytes | None, list[Header]]] = []
-        processor = _processor(world, sent)
+        processor = _processor(world, sent, lane=lane)
         try:
-            result = processor.process_rows(_builder(v1_catalog, table).sources(rows), present_lane=lane)
+            result = processor.process_rows(_builder(v1_catalog, table).sources(rows))
         finally:
             processor.close()
         outcomes.append((result.ledger.totals(), len(sent), state()))
@@ -181,9 +183,7 @@ def test_a_child_parked_for_a_row_the_lane_writes_is_released_with_it(
     try:
         parked = streaming.process_rows(_builder(v1_catalog, "listing_photos").sources([photo]))
         assert parked.ledger.totals().get("parked") == 1, parked.ledger.totals()
-        result = streaming.process_rows(
-            _builder(v1_catalog, "listings").sources([listing]), present_lane=True
-        )
+        result = streaming.process_rows(_builder(v1_catalog, "listings").sources([listing]))
     finally:
         streaming.close()
     totals = result.ledger.totals()
@@ -205,9 +205,7 @@ def test_the_lane_never_writes_over_a_newer_version_of_a_row(
         newer = dict(listing, list_price_cents=111_111_00)
         streamed.process_rows(_builder(v1_catalog, "listings", lsn=100).sources([newer]))
         older = dict(listing, list_price_cents=222_222_00)
-        result = loading.process_rows(
-            _builder(v1_catalog, "listings", lsn=1).sources([older]), present_lane=True
-        )
+        result = loading.process_rows(_builder(v1_catalog, "listings", lsn=1).sources([older]))
     finally:
         streamed.close()
         loading.close()
@@ -233,7 +231,7 @@ def test_a_row_twice_in_a_batch_is_left_to_the_resolver(
     sent: list[tuple[bytes | None, bytes | None, list[Header]]] = []
     processor = _processor(world, sent)
     try:
-        result = processor.process_rows(records, present_lane=True)
+        result = processor.process_rows(records)
     finally:
         processor.close()
     assert result.ledger.totals().get("consumed") == 2, result.ledger.totals()
@@ -357,10 +355,11 @@ def test_types_that_differ_never_lose_a_row_or_stop_the_load(
         sent.extend,
         record_versions=False,
         wait_when_refused=False,  # as the load: a statement V2 refuses stops it
+        present_lane=True,
     )
     try:
         rows = [{"id": 1, "parent_id": 1}, {"id": 2, "parent_id": 404}]
-        result = processor.process_rows(_builder(catalogs[0], "lane_child").sources(rows), present_lane=True)
+        result = processor.process_rows(_builder(catalogs[0], "lane_child").sources(rows))
     finally:
         processor.close()
     totals = result.ledger.totals()
